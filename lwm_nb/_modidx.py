@@ -35,6 +35,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'lwm_nb.data.show_samples': ('data.html#show_samples', 'lwm_nb/data.py'),
                              'lwm_nb.data.to_rgb': ('data.html#to_rgb', 'lwm_nb/data.py'),
                              'lwm_nb.data.train_transforms': ('data.html#train_transforms', 'lwm_nb/data.py')},
+            'lwm_nb.distill': {'lwm_nb.distill.kd_loss': ('distill.html#kd_loss', 'lwm_nb/distill.py')},
             'lwm_nb.evaluate': { 'lwm_nb.evaluate._save': ('evaluate.html#_save', 'lwm_nb/evaluate.py'),
                                  'lwm_nb.evaluate._timed': ('evaluate.html#_timed', 'lwm_nb/evaluate.py'),
                                  'lwm_nb.evaluate.confused_pairs': ('evaluate.html#confused_pairs', 'lwm_nb/evaluate.py'),
@@ -67,4 +68,14 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'lwm_nb.models.save_model': ('models.html#save_model', 'lwm_nb/models.py'),
                                'lwm_nb.models.student': ('models.html#student', 'lwm_nb/models.py'),
                                'lwm_nb.models.teacher': ('models.html#teacher', 'lwm_nb/models.py'),
-                               'lwm_nb.models.width_table': ('models.html#width_table', 'lwm_nb/models.py')}}}
+                               'lwm_nb.models.width_table': ('models.html#width_table', 'lwm_nb/models.py')},
+            'lwm_nb.temperature': { 'lwm_nb.temperature._check_progress': ('temperature.html#_check_progress', 'lwm_nb/temperature.py'),
+                                    'lwm_nb.temperature.constant': ('temperature.html#constant', 'lwm_nb/temperature.py'),
+                                    'lwm_nb.temperature.constant.__call__': ('temperature.html#constant.__call__', 'lwm_nb/temperature.py'),
+                                    'lwm_nb.temperature.constant.__post_init__': ( 'temperature.html#constant.__post_init__',
+                                                                                   'lwm_nb/temperature.py'),
+                                    'lwm_nb.temperature.linear': ('temperature.html#linear', 'lwm_nb/temperature.py'),
+                                    'lwm_nb.temperature.linear.__call__': ('temperature.html#linear.__call__', 'lwm_nb/temperature.py'),
+                                    'lwm_nb.temperature.linear.__post_init__': ( 'temperature.html#linear.__post_init__',
+                                                                                 'lwm_nb/temperature.py'),
+                                    'lwm_nb.temperature.plot_schedule': ('temperature.html#plot_schedule', 'lwm_nb/temperature.py')}}}
