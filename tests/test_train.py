@@ -1,0 +1,145 @@
+"fit: exact resume after SIGKILL, determinism, the NaN stop, and settings guarded across resumes."
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from lwm_nb.data import load_splits, make_digits, make_loaders
+from lwm_nb.models import load_model, student
+from lwm_nb.train import fit
+
+JOB = """
+import sys, torch
+from types import SimpleNamespace
+from lwm_nb.data import load_splits, make_digits, make_loaders
+from lwm_nb.models import student
+from lwm_nb.train import fit
+digits, out = sys.argv[1], sys.argv[2]
+splits = load_splits(digits, size=32)
+subset = SimpleNamespace(train=splits.train.subset(range(256)), valid=splits.valid.subset(range(128)),
+                         test=splits.test, classes=splits.classes)
+loaders = make_loaders(subset, batch_size=32, seed=3)
+torch.manual_seed(3)
+fit(student(10, conv5=16), loaders, epochs=6, out=out if out != "-" else None, seed=3, progress=False)
+"""
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    return make_digits(tmp_path_factory.mktemp("data") / "digits")
+
+
+def job(digits, out):
+    return subprocess.Popen([sys.executable, "-c", JOB, str(digits), str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def checkpoint_epoch(out: Path) -> int:
+    try:
+        return torch.load(out / "checkpoint.pt", weights_only=True)["epoch"]
+    except Exception:
+        return 0
+
+
+def history_without_time(meta):
+    return [{k: v for k, v in r.items() if k != "seconds"} for r in meta["history"]]
+
+
+def test_sigkill_at_any_moment_then_resume_equals_an_uninterrupted_run(digits, tmp_path):
+    straight = tmp_path / "straight"
+    assert job(digits, straight).wait(timeout=300) == 0
+    resumed = tmp_path / "resumed"
+    # kill once inside epoch 2 and once inside epoch 5, each a little after the checkpoint before it
+    for after_epoch, delay in ((1, 0.4), (4, 0.15)):
+        proc = job(digits, resumed)
+        deadline = time.time() + 300
+        while checkpoint_epoch(resumed) < after_epoch and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL, "the job finished before it could be killed"
+        assert 1 <= checkpoint_epoch(resumed) < 6
+    proc = job(digits, resumed)
+    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    a, meta_a = load_model(straight / "model.pt", with_meta=True)
+    b, meta_b = load_model(resumed / "model.pt", with_meta=True)
+    assert history_without_time(meta_a) == history_without_time(meta_b)
+    assert meta_a["best_epoch"] == meta_b["best_epoch"]
+    for (name, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), name
+    # the final checkpoints agree to the last byte of every tensor, optimizer included
+    ca = torch.load(straight / "checkpoint.pt", weights_only=True)
+    cb = torch.load(resumed / "checkpoint.pt", weights_only=True)
+    for key in ("model", "best_state"):
+        assert all(torch.equal(ca[key][k], cb[key][k]) for k in ca[key])
+    assert all(torch.equal(sa["exp_avg_sq"], sb["exp_avg_sq"])
+               for sa, sb in zip(ca["optimizer"]["state"].values(), cb["optimizer"]["state"].values()))
+
+
+def small_loaders(digits, n=128, seed=0):
+    splits = load_splits(digits, size=32)
+    subset = SimpleNamespace(train=splits.train.subset(range(n)), valid=splits.valid.subset(range(64)),
+                             test=splits.test, classes=splits.classes)
+    return make_loaders(subset, batch_size=32, seed=seed)
+
+
+def test_same_seed_same_result_different_seed_different_result(digits):
+    def run(seed):
+        torch.manual_seed(seed)
+        return fit(student(10, conv5=16), small_loaders(digits, seed=seed), epochs=2, seed=seed, progress=False)
+    a, b, c = run(5), run(5), run(6)
+    assert [r["valid_loss"] for r in a.history] == [r["valid_loss"] for r in b.history]
+    assert all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), b.model.state_dict().values()))
+    assert not all(torch.equal(x, y) for x, y in zip(a.model.state_dict().values(), c.model.state_dict().values()))
+
+
+class PoisonAt:
+    "A training loader that turns the images of one (epoch, step) into NaN."
+    def __init__(self, loader, epoch, step):
+        self.loader, self.sampler, self.at, self.epoch = loader, loader.sampler, (epoch, step), 0
+
+    def __len__(self):
+        return len(self.loader)
+
+    def __iter__(self):
+        self.epoch += 1
+        for step, (x, y) in enumerate(self.loader, 1):
+            yield (torch.full_like(x, float("nan")) if (self.epoch, step) == self.at else x), y
+
+
+def test_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_checkpoint(digits, tmp_path):
+    loaders = small_loaders(digits)
+    poisoned = SimpleNamespace(train=PoisonAt(loaders.train, 2, 3), valid=loaders.valid, classes=loaders.classes)
+    with pytest.raises(FloatingPointError, match=r"epoch 2, step 3.*checkpoint of epoch 1"):
+        fit(student(10, conv5=16), poisoned, epochs=3, out=tmp_path, progress=False)
+    assert checkpoint_epoch(tmp_path) == 1
+    # the run resumes from that checkpoint with clean data
+    result = fit(student(10, conv5=16), small_loaders(digits), epochs=3, out=tmp_path, progress=False)
+    assert [r["epoch"] for r in result.history] == [1, 2, 3]
+
+
+def test_a_folder_is_not_resumed_with_other_settings(digits, tmp_path):
+    fit(student(10, conv5=16), small_loaders(digits), epochs=1, out=tmp_path, progress=False)
+    with pytest.raises(ValueError, match="holds a run with other settings.*'lr'"):
+        fit(student(10, conv5=16), small_loaders(digits), epochs=1, out=tmp_path, lr=3e-3, progress=False)
+
+
+def test_training_set_that_leaves_one_image_over(digits):
+    loaders = small_loaders(digits, n=65)   # 65 = 2 * 32 + 1
+    result = fit(student(10, conv5=16), loaders, epochs=1, progress=False)
+    assert len(loaders.train) == 2 and len(result.history) == 1
+
+
+def test_cuda_without_a_gpu_is_a_clear_error(digits):
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    with pytest.raises(RuntimeError, match="no CUDA GPU"):
+        fit(student(10), small_loaders(digits), epochs=1, device="cuda", progress=False)
