@@ -1,4 +1,4 @@
-"""Teacher vs student (vs pruned students, once pruning exists): speed and size measured in one run.
+"""Teacher vs student vs pruned students: speed and size measured in one run.
 
     python benchmarks/speed_and_size.py [--size 224] [--batch 64] [--repeats 5]
 
@@ -11,10 +11,12 @@ import pandas as pd
 
 from lwm_nb.evaluate import speed_and_size
 from lwm_nb.models import student, teacher
+from lwm_nb.prune import global_prune
 
 
 def models(n_classes: int) -> dict:
-    return {"teacher": teacher(n_classes), "student": student(n_classes)}
+    return {"teacher": teacher(n_classes), "student": student(n_classes),
+            "pruned 50 %": global_prune(student(n_classes), 0.5), "pruned 60 %": global_prune(student(n_classes), 0.6)}
 
 
 def main():

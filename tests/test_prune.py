@@ -1,0 +1,82 @@
+"Pruning: cumulative amounts, masks held through a whole retrain, compact files, export."
+import copy
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from lwm_nb.data import load_splits, make_digits, make_loaders
+from lwm_nb.models import count_params, load_model, save_model, student
+from lwm_nb.prune import global_prune, make_permanent, prunable, prune_and_retrain, pruned_share
+
+
+def test_amount_is_the_total_share_after_the_call():
+    model = student(525)
+    global_prune(model, 0.5)
+    assert count_params(model) == 98_117
+    global_prune(model, 0.6)
+    assert count_params(model) == 79_805
+    global_prune(model, 0.6)   # asking again changes nothing
+    assert count_params(model) == 79_805
+    with pytest.raises(ValueError, match="already 60.0% pruned"):
+        global_prune(model, 0.2)
+
+
+def test_pruning_is_global_and_by_magnitude():
+    model = student(10)
+    global_prune(model, 0.5)
+    kept = torch.cat([m.weight_orig[m.weight_mask.bool()].abs().flatten() for m, _ in prunable(model)])
+    removed = torch.cat([m.weight_orig[~m.weight_mask.bool()].abs().flatten() for m, _ in prunable(model)])
+    assert removed.max() <= kept.min()
+    sparsities = [float((m.weight_mask == 0).float().mean()) for m, _ in prunable(model)]
+    assert max(sparsities) - min(sparsities) > 0.2   # unevenly spread over layers
+
+
+def test_masks_held_through_the_whole_schedule_and_selection(tmp_path):
+    splits = load_splits(make_digits(tmp_path / "digits"), size=32)
+    subset = SimpleNamespace(train=splits.train.subset(range(192)), valid=splits.valid.subset(range(96)),
+                             test=splits.test, classes=splits.classes)
+    loaders = make_loaders(subset, batch_size=32, seed=0)
+    torch.manual_seed(0)
+    model = student(10, conv5=16)
+    teacher = copy.deepcopy(model)
+    results = prune_and_retrain(model, loaders, (0.5, 0.6), epochs=3, teacher=teacher, out=tmp_path / "run",
+                                progress=False)
+    first_masks = {n: b.clone() for n, b in results[0.5].model.named_buffers() if n.endswith("_mask")}
+    final = results[0.6].model
+    assert pruned_share(final) == pytest.approx(0.6, abs=1e-5)
+    for name, mask in final.named_buffers():
+        if name.endswith("_mask"):
+            assert (mask <= first_masks[name]).all()   # 60 % keeps a subset of what 50 % kept
+    for module, _ in prunable(final):
+        assert ((module.weight == 0) | (module.weight_mask == 1)).all()
+    # the selected (best-epoch) model file carries the masks
+    for amount, folder in ((0.5, "pruned_50"), (0.6, "pruned_60")):
+        saved = load_model(tmp_path / "run" / folder / "model.pt")
+        assert pruned_share(saved) == pytest.approx(amount, abs=1e-5)
+    # a finished schedule in the same folder is not retrained: the same models come back
+    again = prune_and_retrain(student(10, conv5=16), loaders, (0.5, 0.6), epochs=3, teacher=teacher,
+                              out=tmp_path / "run", progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(again[0.6].model.state_dict().values(), final.state_dict().values()))
+
+
+def test_sixty_percent_pruned_student_file_is_at_most_half(tmp_path):
+    dense = student(525)
+    pruned = global_prune(copy.deepcopy(dense), 0.6)
+    a, b = save_model(dense, tmp_path / "dense.pt"), save_model(pruned, tmp_path / "pruned.pt")
+    assert b.stat().st_size <= a.stat().st_size / 2
+    back = load_model(b).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert torch.equal(back(x), pruned.eval()(x))
+    assert count_params(back) == 79_805
+
+
+def test_make_permanent_keeps_outputs_and_drops_masks():
+    model = global_prune(student(10), 0.6).eval()
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        before = model(x)
+        make_permanent(model)
+        assert torch.equal(model(x), before)
+    assert not any(n.endswith(("_mask", "_orig")) for n, _ in list(model.named_buffers()) + list(model.named_parameters()))
