@@ -61,6 +61,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'lwm_nb.models.architecture': ('models.html#architecture', 'lwm_nb/models.py'),
                                'lwm_nb.models.atomic_save': ('models.html#atomic_save', 'lwm_nb/models.py'),
                                'lwm_nb.models.checkpoint_dir': ('models.html#checkpoint_dir', 'lwm_nb/models.py'),
+                               'lwm_nb.models.clone_model': ('models.html#clone_model', 'lwm_nb/models.py'),
                                'lwm_nb.models.count_params': ('models.html#count_params', 'lwm_nb/models.py'),
                                'lwm_nb.models.imagenet_checkpoint': ('models.html#imagenet_checkpoint', 'lwm_nb/models.py'),
                                'lwm_nb.models.load_fitting': ('models.html#load_fitting', 'lwm_nb/models.py'),
