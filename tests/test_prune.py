@@ -43,6 +43,7 @@ def test_masks_held_through_the_whole_schedule_and_selection(tmp_path):
     results = prune_and_retrain(model, loaders, (0.5, 0.6), epochs=3, teacher=teacher, out=tmp_path / "run",
                                 progress=False)
     first_masks = {n: b.clone() for n, b in results[0.5].model.named_buffers() if n.endswith("_mask")}
+    assert pruned_share(results[0.5].model) == pytest.approx(0.5, abs=1e-5)
     final = results[0.6].model
     assert pruned_share(final) == pytest.approx(0.6, abs=1e-5)
     for name, mask in final.named_buffers():
