@@ -87,6 +87,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'lwm_nb.pipeline._mean_std': ('pipeline.html#_mean_std', 'lwm_nb/pipeline.py'),
                                  'lwm_nb.pipeline._write_json': ('pipeline.html#_write_json', 'lwm_nb/pipeline.py'),
                                  'lwm_nb.pipeline.effects': ('pipeline.html#effects', 'lwm_nb/pipeline.py'),
+                                 'lwm_nb.pipeline.load_profile': ('pipeline.html#load_profile', 'lwm_nb/pipeline.py'),
                                  'lwm_nb.pipeline.main': ('pipeline.html#main', 'lwm_nb/pipeline.py'),
                                  'lwm_nb.pipeline.methods_table': ('pipeline.html#methods_table', 'lwm_nb/pipeline.py'),
                                  'lwm_nb.pipeline.per_class_subset': ('pipeline.html#per_class_subset', 'lwm_nb/pipeline.py'),

@@ -1,0 +1,19 @@
+"Every notebook runs top to bottom in a real Jupyter kernel, as JupyterLab runs it (on the small settings)."
+import os
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NBS = Path(__file__).resolve().parents[1] / "nbs"
+
+
+@pytest.mark.parametrize("path", sorted(NBS.glob("*.ipynb")), ids=lambda p: p.name)
+def test_notebook_runs_in_a_kernel(path, monkeypatch):
+    monkeypatch.setenv("IN_TEST", "1")          # the kernel inherits it: the notebooks' small settings
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(path, as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NBS)}}).execute()
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors

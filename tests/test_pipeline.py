@@ -1,0 +1,104 @@
+"The `lwm` command end to end: clear errors, the report's layout, and resume after SIGKILL."
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+TINY = {"teacher_epochs": 1, "student_epochs": 2, "retrain_epochs": 1, "seeds": 2, "students_per_class": 5,
+        "sweep": [64, 16], "speed_size": 32}
+
+
+@pytest.fixture(scope="module")
+def env(tmp_path_factory):
+    home = tmp_path_factory.mktemp("lwm_data")
+    return {**os.environ, "LWM_DATA": str(home), "MPLBACKEND": "Agg"}
+
+
+@pytest.fixture(scope="module")
+def tiny_profile(tmp_path_factory):
+    path = tmp_path_factory.mktemp("profiles") / "tiny.json"
+    path.write_text(json.dumps(TINY))
+    return path
+
+
+def lwm(*args, env, **kw):
+    return subprocess.run(["lwm", *args], env=env, capture_output=True, text=True, **kw)
+
+
+def test_help_names_every_option(env):
+    result = lwm("run", "--help", env=env)
+    assert result.returncode == 0
+    for option in ("--data", "--out", "--profile", "--seeds", "--device", "quick", "recipe"):
+        assert option in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "/no/such/folder"], "Data folder /no/such/folder does not exist"),
+    (["--profile", "huge"], "unknown profile 'huge'"),
+    (["--seeds", "0"], "seeds must be at least 1"),
+])
+def test_bad_arguments_give_one_clear_line(env, tmp_path, args, message):
+    result = lwm("run", "--out", str(tmp_path / "out"), *args, env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if line.startswith("lwm: error:")]
+    assert len(errors) == 1 and message in errors[0]
+
+
+def test_bad_data_gives_one_clear_line(env, tmp_path):
+    (tmp_path / "data" / "train" / "A").mkdir(parents=True)
+    result = lwm("run", "--data", str(tmp_path / "data"), "--out", str(tmp_path / "out"), env=env)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "no valid/, test/ folder" in result.stderr
+
+
+def report_without_timings(out: Path) -> dict:
+    report = json.loads((out / "report.json").read_text())
+    report.pop("speed_and_size")   # wall-clock measurements: they differ between any two runs
+    return report
+
+
+def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(env, tiny_profile, tmp_path):
+    straight = tmp_path / "straight"
+    result = lwm("run", "--profile", str(tiny_profile), "--out", str(straight), env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads((straight / "report.json").read_text())
+    assert set(report["methods"]) == {"teacher", "student", "kd", "kd_decreasing_t", "pruned_50", "pruned_60"}
+    for method in report["methods"].values():
+        assert {"f1", "f1_std", "params"} <= set(method) and 0 <= method["f1"] <= 1
+    assert report["methods"]["student"]["seeds"] == 2 and report["methods"]["teacher"]["seeds"] == 1
+    assert report["methods"]["pruned_60"]["params"] < report["methods"]["pruned_50"]["params"] < report["methods"]["kd"]["params"]
+    assert set(report["conv5_sweep"]) == {"64", "16"}
+    assert report["profile"] == "tiny" and report["data"]["embedded"] is True
+    for name in ("report.md", "ablation.png", "learning_curves.png", "confusion.png", "sparsity.png",
+                 "speed_and_size.png", "methods.csv", "conv5_sweep.csv", "speed_and_size.csv"):
+        assert (straight / name).is_file(), name
+    assert "## Methods" in (straight / "report.md").read_text()
+
+    resumed = tmp_path / "resumed"
+    # kill it twice: inside the first student's training, and later inside the pruning steps
+    for marker in ("teacher/model.pt", "kd_decreasing_t/seed1/checkpoint.pt"):
+        proc = subprocess.Popen(["lwm", "run", "--profile", str(tiny_profile), "--out", str(resumed)], env=env,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 600
+        while not (resumed / marker).exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        time.sleep(1.0)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    result = lwm("run", "--profile", str(tiny_profile), "--out", str(resumed), env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert report_without_timings(resumed) | {"data": None} == report_without_timings(straight) | {"data": None}
+
+    # a finished run is not redone; other settings in the same folder are refused
+    started = time.time()
+    assert lwm("run", "--profile", str(tiny_profile), "--out", str(resumed), env=env).returncode == 0
+    assert time.time() - started < 60
+    other = lwm("run", "--profile", "quick", "--out", str(resumed), env=env)
+    assert other.returncode == 2 and "other settings" in other.stderr
