@@ -1,5 +1,4 @@
 "Model files and pretrained weights: the failure cases a user meets."
-import pickle
 from pathlib import Path
 
 import pytest

@@ -1,5 +1,4 @@
 "Every notebook runs top to bottom in a real Jupyter kernel, as JupyterLab runs it (on the small settings)."
-import os
 from pathlib import Path
 
 import nbformat

@@ -1,6 +1,4 @@
 "fit: exact resume after SIGKILL, determinism, the NaN stop, and settings guarded across resumes."
-import json
-import os
 import signal
 import subprocess
 import sys
