@@ -89,6 +89,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'lwm_nb.pipeline.effects': ('pipeline.html#effects', 'lwm_nb/pipeline.py'),
                                  'lwm_nb.pipeline.load_profile': ('pipeline.html#load_profile', 'lwm_nb/pipeline.py'),
                                  'lwm_nb.pipeline.main': ('pipeline.html#main', 'lwm_nb/pipeline.py'),
+                                 'lwm_nb.pipeline.method_names': ('pipeline.html#method_names', 'lwm_nb/pipeline.py'),
                                  'lwm_nb.pipeline.methods_table': ('pipeline.html#methods_table', 'lwm_nb/pipeline.py'),
                                  'lwm_nb.pipeline.per_class_subset': ('pipeline.html#per_class_subset', 'lwm_nb/pipeline.py'),
                                  'lwm_nb.pipeline.plot_ablation': ('pipeline.html#plot_ablation', 'lwm_nb/pipeline.py'),

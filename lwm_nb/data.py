@@ -267,13 +267,16 @@ class Loaders:
     classes: list[str]
 
 def make_loaders(splits: Splits, batch_size: int = 64, workers: int = 0, seed: int = 0,
-                 pin_memory: bool | None = None) -> Loaders:
-    "Seeded `DataLoader`s: training shuffled and augmented, valid and test in order."
+                 pin_memory: bool | None = None, eval_batch_size: int | None = None) -> Loaders:
+    "Seeded `DataLoader`s: training shuffled and augmented, valid and test in order (in batches of `eval_batch_size`, default at least 64)."
     if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
+    # evaluation runs BatchNorm on its running statistics, so its batch size changes speed, not scores
+    eval_batch_size = eval_batch_size or max(batch_size, 64)
     pin = torch.cuda.is_available() if pin_memory is None else pin_memory
     def loader(ds, shuffle):
-        drop_last = shuffle and len(ds) % batch_size == 1 and len(ds) > 1
-        return DataLoader(ds, batch_size=batch_size, sampler=SeededSampler(len(ds), seed, shuffle),
+        size = batch_size if shuffle else eval_batch_size
+        drop_last = shuffle and len(ds) % size == 1 and len(ds) > 1
+        return DataLoader(ds, batch_size=size, sampler=SeededSampler(len(ds), seed, shuffle),
                           num_workers=workers, pin_memory=pin, drop_last=drop_last,
                           persistent_workers=workers > 0)
     return Loaders(loader(splits.train, True), loader(splits.valid, False), loader(splits.test, False), splits.classes)

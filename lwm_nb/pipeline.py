@@ -20,8 +20,8 @@ from .train import History, fit, resolve_device
 
 # %% auto #0
 __all__ = ['PROFILES', 'METHODS', 'REFERENCE', 'Profile', 'load_profile', 'per_class_subset', 'Run', 'summarize', 'effects',
-           'methods_table', 'sweep_table', 'plot_ablation', 'plot_curves', 'run_pipeline', 'write_report',
-           'render_markdown', 'main']
+           'method_names', 'methods_table', 'sweep_table', 'plot_ablation', 'plot_curves', 'run_pipeline',
+           'write_report', 'render_markdown', 'main']
 
 # %% ../nbs/07_pipeline.ipynb #738a4c8f
 @dataclass(frozen=True)
@@ -48,8 +48,9 @@ class Profile:
     speed_size: int = 224           # image size for the speed and size table
 
 PROFILES = {
-    "quick": Profile("quick", size=32, batch_size=16, teacher_epochs=6, student_epochs=15, retrain_epochs=5,
-                     teacher_lr_schedule="step", students_per_class=20, weights=None, seeds=3, alpha=0.9, speed_size=224),
+    "quick": Profile("quick", size=32, batch_size=16, teacher_epochs=6, student_epochs=30, retrain_epochs=5,
+                     teacher_lr_schedule="step", students_per_class=20, weights=None, seeds=3, alpha=0.9,
+                     constant_temperature=2.0, start_temperature=4.0, end_temperature=2.0, speed_size=224),
     "recipe": Profile("recipe", size=224, batch_size=64, teacher_epochs=15, student_epochs=30, retrain_epochs=10,
                       teacher_lr_schedule="step", students_per_class=None, weights="imagenet", seeds=1,
                       retrain_lr=(1e-3, 1e-2), workers=min(8, os.cpu_count() or 1)),
@@ -73,7 +74,7 @@ def load_profile(profile) -> Profile:
 
 # %% ../nbs/07_pipeline.ipynb #7419490a
 METHODS = {"teacher": "teacher (RegNetX-1.6GF)", "student": "student alone", "kd": "KD, constant T",
-           "kd_decreasing_t": "KD, T 10 → 5", "pruned_50": "+ prune 50 %, retrain", "pruned_60": "+ prune 60 %, retrain"}
+           "kd_decreasing_t": "KD, falling T", "pruned_50": "+ prune 50 %, retrain", "pruned_60": "+ prune 60 %, retrain"}
 REFERENCE = {"teacher": (0.993, 8_756_461), "student": (0.916, 189_677), "kd": (0.969, 189_677),
              "kd_decreasing_t": (0.972, 189_677), "pruned_50": (0.970, 98_117), "pruned_60": (0.969, 79_805)}
 
@@ -239,10 +240,17 @@ def effects(methods: dict) -> list[dict]:
 def _fmt(mean, std, n):
     return f"{mean:.3f} ± {std:.3f}" if n > 1 else f"{mean:.3f}"
 
+def method_names(settings: dict | None = None) -> dict:
+    "`METHODS`, with the run's temperatures (a profile's settings) written into the two KD rows."
+    if not settings: return dict(METHODS)
+    return {**METHODS, "kd": f"KD, constant T = {settings['constant_temperature']:g}",
+            "kd_decreasing_t": f"KD, T {settings['start_temperature']:g} → {settings['end_temperature']:g}"}
+
 def methods_table(report: dict):
     "The method ablation as a DataFrame (one row a method, in the recipe's order)."
     import pandas as pd
-    rows = [{"method": METHODS[k], "key": k, "test macro-F1": _fmt(v["f1"], v["f1_std"], v["seeds"]),
+    names = method_names(report.get("settings"))
+    rows = [{"method": names[k], "key": k, "test macro-F1": _fmt(v["f1"], v["f1_std"], v["seeds"]),
              "f1": v["f1"], "f1_std": v["f1_std"], "params": v["params"], "seeds": v["seeds"],
              "reference F1 (BIRDS-525)": REFERENCE[k][0], "reference params": REFERENCE[k][1]}
             for k, v in report["methods"].items()]
