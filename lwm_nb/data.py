@@ -96,7 +96,9 @@ class ImageSplit(Dataset):
         if self.transform is None: return img, label
         if seed is None: return self.transform(img), label
         with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(seed)
+            # only the CPU generator drives the transforms; `torch.manual_seed` would also queue a CUDA
+            # reseed that records a stack trace (~2 ms an image, half of a small-image epoch)
+            torch.default_generator.manual_seed(seed)
             return self.transform(img), label
 
     def subset(self, indices) -> "ImageSplit":

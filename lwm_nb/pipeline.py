@@ -399,7 +399,7 @@ def main(argv=None) -> int:
     r.add_argument("--data", help="data folder with train/ valid/ test/ <class>/ images (default: the embedded digits)")
     r.add_argument("--out", default="lwm_run", help="run folder (default: %(default)s)")
     r.add_argument("--profile", default="quick",
-                   help="quick: sized for the embedded data, ~10 min on 2 CPU cores; recipe: the reference settings for a GPU; "
+                   help="quick: sized for the embedded data, ~14 min on 2 CPU cores; recipe: the reference settings for a GPU; "
                         "or a .json file of settings that override quick (default: %(default)s)")
     r.add_argument("--seeds", type=int, help="student runs per method (default: the profile's)")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default: %(default)s")
