@@ -273,7 +273,8 @@ def make_loaders(splits: Splits, batch_size: int = 64, workers: int = 0, seed: i
     "Seeded `DataLoader`s: training shuffled and augmented, valid and test in order (in batches of `eval_batch_size`, default at least 64)."
     if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     # evaluation runs BatchNorm on its running statistics, so its batch size changes speed, not scores
-    eval_batch_size = eval_batch_size or max(batch_size, 64)
+    if eval_batch_size is None: eval_batch_size = max(batch_size, 64)
+    if eval_batch_size < 1: raise ValueError(f"eval_batch_size must be at least 1, got {eval_batch_size}.")
     pin = torch.cuda.is_available() if pin_memory is None else pin_memory
     def loader(ds, shuffle):
         size = batch_size if shuffle else eval_batch_size
@@ -301,13 +302,12 @@ def show_samples(split: ImageSplit, n: int = 16, ncols: int = 8, seed: int = 0, 
 def show_augmentations(split: ImageSplit, index: int = 0, n: int = 6, size: int = 224, seed: int = 0, path=None):
     "One image, original and through `train_transforms(size)` `n` times; returns the figure."
     import matplotlib.pyplot as plt
-    img = read_rgb(split.samples[index][0])
-    tf = train_transforms(size)
+    one = ImageSplit(split.samples[index:index + 1], split.classes, train_transforms(size))
     fig, axes = plt.subplots(1, n + 1, figsize=(1.8 * (n + 1), 2.1))
-    axes[0].imshow(img); axes[0].set_title("original", fontsize=8)
+    axes[0].imshow(read_rgb(one.samples[0][0])); axes[0].set_title("original", fontsize=8)
     for k, ax in enumerate(axes[1:]):
-        torch.manual_seed(seed + k)
-        ax.imshow(denormalize(tf(img)).permute(1, 2, 0).numpy()); ax.set_title(f"augmented {k + 1}", fontsize=8)
+        augmented, _ = one[(0, seed + k)]  # seeded as the training loader seeds it, global generators untouched
+        ax.imshow(denormalize(augmented).permute(1, 2, 0).numpy()); ax.set_title(f"augmented {k + 1}", fontsize=8)
     for ax in axes: ax.axis("off")
     fig.tight_layout()
     if path: fig.savefig(path, dpi=120)
