@@ -4,22 +4,23 @@
 
 # %% ../nbs/00_data.ipynb #4bae234d
 from __future__ import annotations
-import csv, os, shutil, tempfile, warnings
+import csv, hashlib, os, shutil, tempfile, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageOps
-from torch.utils.data import DataLoader, Dataset, Sampler
+from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 from torchvision.transforms import v2
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'DIGIT_NAMES', 'train_transforms', 'eval_transforms', 'denormalize',
-           'to_rgb', 'read_rgb', 'is_readable_image', 'class_key', 'ImageSplit', 'Splits', 'load_splits',
-           'default_digits_dir', 'make_digits', 'class_counts', 'SeededSampler', 'Loaders', 'make_loaders',
-           'show_samples', 'show_augmentations']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'DIGIT_NAMES', 'EVAL_MEMORY_LIMIT', 'train_transforms', 'eval_transforms',
+           'denormalize', 'to_rgb', 'read_rgb', 'is_readable_image', 'class_key', 'ImageSplit', 'Splits', 'load_splits',
+           'default_digits_dir', 'make_digits', 'class_counts', 'SeededSampler', 'MemoizedSplit', 'Loaders',
+           'make_loaders', 'MixUpCollate', 'show_samples', 'show_augmentations']
 
 # %% ../nbs/00_data.ipynb #5a008d93
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -260,6 +261,26 @@ class SeededSampler(Sampler):
         self.epoch += 1
         return iter(list(zip(order.tolist(), seeds.tolist())))
 
+class MemoizedSplit(Dataset):
+    "An evaluation split (no augmentation) whose transformed images are computed on first use and then kept in memory."
+    def __init__(self, split: ImageSplit):
+        self.split, self._items = split, {}
+
+    def __len__(self): return len(self.split)
+
+    def __getitem__(self, key):
+        idx = key[0] if isinstance(key, tuple) else key  # the sampler's augmentation seed changes nothing here
+        if idx not in self._items: self._items[idx] = self.split[idx]
+        return self._items[idx]
+
+    def __getattr__(self, name):  # classes, samples, targets: those of the split
+        if name in ("split", "_items"): raise AttributeError(name)
+        return getattr(self.split, name)
+
+    def __repr__(self): return f"MemoizedSplit({self.split!r}, {len(self._items)} kept)"
+
+EVAL_MEMORY_LIMIT = 256 * 2**20  # bytes of float32 images an evaluation split may keep in memory
+
 @dataclass
 class Loaders:
     "The training, validation and test loaders of one `Splits`."
@@ -269,8 +290,8 @@ class Loaders:
     classes: list[str]
 
 def make_loaders(splits: Splits, batch_size: int = 64, workers: int = 0, seed: int = 0,
-                 pin_memory: bool | None = None, eval_batch_size: int | None = None) -> Loaders:
-    "Seeded `DataLoader`s: training shuffled and augmented, valid and test in order (in batches of `eval_batch_size`, default at least 64)."
+                 pin_memory: bool | None = None, eval_batch_size: int | None = None, mixup: float = 0.0) -> Loaders:
+    "Seeded `DataLoader`s: training shuffled and augmented (and mixed, with `mixup` > 0), valid and test in order (in batches of `eval_batch_size`, default at least 64)."
     if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     # evaluation runs BatchNorm on its running statistics, so its batch size changes speed, not scores
     if eval_batch_size is None: eval_batch_size = max(batch_size, 64)
@@ -280,9 +301,31 @@ def make_loaders(splits: Splits, batch_size: int = 64, workers: int = 0, seed: i
         size = batch_size if shuffle else eval_batch_size
         drop_last = shuffle and len(ds) % size == 1 and len(ds) > 1
         return DataLoader(ds, batch_size=size, sampler=SeededSampler(len(ds), seed, shuffle),
-                          num_workers=workers, pin_memory=pin, drop_last=drop_last,
-                          persistent_workers=workers > 0)
-    return Loaders(loader(splits.train, True), loader(splits.valid, False), loader(splits.test, False), splits.classes)
+                          num_workers=workers, pin_memory=pin, drop_last=drop_last, persistent_workers=workers > 0,
+                          collate_fn=MixUpCollate(mixup, len(splits.classes)) if shuffle and mixup else None)
+    def evaluation(ds):  # small splits are transformed once, not at every epoch's validation
+        size = getattr(splits, "size", None)  # known for a `Splits`; another container of splits is left as it is
+        return MemoizedSplit(ds) if size and len(ds) * 3 * size ** 2 * 4 <= EVAL_MEMORY_LIMIT else ds
+    return Loaders(loader(splits.train, True), loader(evaluation(splits.valid), False), loader(evaluation(splits.test), False),
+                   splits.classes)
+
+# %% ../nbs/00_data.ipynb #3136d08f
+class MixUpCollate:
+    "Collate `(image, label)` items into a batch and mix it with its roll by one: images and one-hot labels by `λ ~ Beta(alpha, alpha)`."
+    def __init__(self, alpha: float, # the Beta distribution's two parameters; 0.2–1 is usual
+                 n_classes: int):
+        if not alpha > 0: raise ValueError(f"mixup alpha must be positive, got {alpha}.")
+        self.alpha, self.n_classes = alpha, n_classes
+
+    def __call__(self, items):
+        x, y = default_collate(items)
+        # seeded by the batch, not by torch's global generator (which v2.MixUp draws from)
+        digest = hashlib.blake2b(x.numpy().view(np.uint8), digest_size=8).digest()
+        lam = float(np.random.default_rng(int.from_bytes(digest, "little")).beta(self.alpha, self.alpha))
+        one_hot = F.one_hot(y, self.n_classes).float()
+        return lam * x + (1 - lam) * x.roll(1, 0), lam * one_hot + (1 - lam) * one_hot.roll(1, 0)
+
+    def __repr__(self): return f"MixUpCollate(alpha={self.alpha}, n_classes={self.n_classes})"
 
 # %% ../nbs/00_data.ipynb #4dffa03e
 def show_samples(split: ImageSplit, n: int = 16, ncols: int = 8, seed: int = 0, path=None):

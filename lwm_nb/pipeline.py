@@ -4,24 +4,29 @@
 
 # %% ../nbs/07_pipeline.ipynb #d4a13c28
 from __future__ import annotations
-import argparse, json, os, sys, time
+import argparse, json, math, multiprocessing, os, shutil, sys, threading, time
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
+from fastcore.basics import patch
+from scipy import stats
 
 from .data import default_digits_dir, load_splits, make_digits, make_loaders
 from .evaluate import (_save, confused_pairs, evaluate, plot_confusion, plot_speed_and_size, speed_and_size)
-from .models import count_params, load_model, mult_adds, student, teacher
+from .models import clone_model, count_params, load_model, mult_adds, student, teacher
 from .prune import plot_sparsity, prune_and_retrain, sparsity_table
 from .temperature import constant, linear
-from .train import History, fit, resolve_device
+from .train import History, TeacherCache, fit, resolve_device
 
 # %% auto #0
-__all__ = ['PROFILES', 'METHODS', 'REFERENCE', 'Profile', 'load_profile', 'per_class_subset', 'Run', 'summarize', 'effects',
-           'method_names', 'methods_table', 'sweep_table', 'plot_ablation', 'plot_curves', 'run_pipeline',
-           'write_report', 'render_markdown', 'main']
+__all__ = ['PROFILES', 'METHODS', 'REFERENCE', 'EFFECTS', 'Profile', 'load_profile', 'write_json', 'per_class_subset', 'Run',
+           'Job', 'available_cores', 'Progress', 'summarize', 'paired', 'effects', 'method_names', 'methods_table',
+           'effects_table', 'sweep_table', 'plot_ablation', 'plot_effects', 'plot_curves', 'run_pipeline',
+           'write_report', 'render_markdown', 'readme_table', 'main']
 
 # %% ../nbs/07_pipeline.ipynb #738a4c8f
 @dataclass(frozen=True)
@@ -44,19 +49,33 @@ class Profile:
     conv5: int = 64
     sweep: tuple = (1024, 512, 128, 64, 32)
     retrain_lr: tuple = (1e-4, 1e-3)  # cyclic LR bounds when retraining a pruned student
-    workers: int = 0
+    student_lr: tuple = (1e-3, 1e-2)  # LR bounds of the students
+    student_lr_schedule: str = "cyclic"  # 'cyclic' (the recipe) or 'onecycle' (up once, then annealed to ~0)
+    mixup: float = 0.0              # MixUp's alpha for every training batch, teacher's and students' (0: none, as in the recipe)
+    workers: int = 0                # DataLoader worker processes
     speed_size: int = 224           # image size for the speed and size table
+    speed_batch: int = 64           # batch of the throughput column of the speed table
+    min_steps: int = 0              # students take at least this many optimizer steps (more epochs on a small folder)
+    teacher_min_steps: int = 0      # the same for the teacher
+    threads: int = 0                # torch threads of each step; 0: all cores, one step at a time; n: cores // n steps side by side
+    teacher_cache_mb: int = 1024    # memory for the teacher's logits shared by the KD runs of a seed; off when they need more
 
 PROFILES = {
-    "quick": Profile("quick", size=32, batch_size=16, teacher_epochs=6, student_epochs=30, retrain_epochs=5,
-                     teacher_lr_schedule="step", students_per_class=20, weights=None, seeds=3, alpha=0.9,
-                     constant_temperature=2.0, start_temperature=4.0, end_temperature=2.0, speed_size=224),
+    "quick": Profile("quick", size=32, batch_size=16, teacher_epochs=8, student_epochs=80, retrain_epochs=5,
+                     teacher_lr_schedule="step", students_per_class=10, weights=None, seeds=3, alpha=0.9,
+                     constant_temperature=3.0, start_temperature=4.0, end_temperature=2.0, sweep=(64, 32),
+                     student_lr_schedule="onecycle", mixup=0.4, speed_size=224, speed_batch=16,
+                     min_steps=300, teacher_min_steps=300, threads=1),
     "recipe": Profile("recipe", size=224, batch_size=64, teacher_epochs=15, student_epochs=30, retrain_epochs=10,
                       teacher_lr_schedule="step", students_per_class=None, weights="imagenet", seeds=1,
                       retrain_lr=(1e-3, 1e-2), workers=min(8, os.cpu_count() or 1)),
 }
 
 # %% ../nbs/07_pipeline.ipynb #b6b38035
+def _tuples(fields: dict) -> dict:
+    "Profile fields read from JSON, with its lists made the tuples a frozen `Profile` holds."
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
+
 def load_profile(profile) -> Profile:
     "A `Profile` from a name in `PROFILES`, a `Profile`, or a JSON file of fields that override `quick`."
     if isinstance(profile, Profile): return profile
@@ -68,21 +87,22 @@ def load_profile(profile) -> Profile:
     except json.JSONDecodeError as e: raise ValueError(f"profile file {path} is not valid JSON: {e}") from None
     unknown = set(fields) - set(Profile.__dataclass_fields__)
     if unknown: raise ValueError(f"profile file {path} has unknown settings: {', '.join(sorted(unknown))}.")
-    for key in ("sweep", "retrain_lr"):
-        if key in fields: fields[key] = tuple(fields[key])
-    return replace(PROFILES["quick"], **{"name": path.stem, **fields})
+    return replace(PROFILES["quick"], **{"name": path.stem, **_tuples(fields)})
 
-# %% ../nbs/07_pipeline.ipynb #7419490a
+# %% ../nbs/07_pipeline.ipynb #781b45eb
 METHODS = {"teacher": "teacher (RegNetX-1.6GF)", "student": "student alone", "kd": "KD, constant T",
-           "kd_decreasing_t": "KD, falling T", "pruned_50": "+ prune 50 %, retrain", "pruned_60": "+ prune 60 %, retrain"}
+           "kd_decreasing_t": "KD, falling T", "kd_retrained": "KD, falling T, retrained as the pruned ones, not pruned",
+           "pruned_50": "+ prune 50 %, retrain", "pruned_60": "+ prune 60 %, retrain"}
 REFERENCE = {"teacher": (0.993, 8_756_461), "student": (0.916, 189_677), "kd": (0.969, 189_677),
              "kd_decreasing_t": (0.972, 189_677), "pruned_50": (0.970, 98_117), "pruned_60": (0.969, 79_805)}
 
-def _write_json(path: Path, obj):
+def write_json(path: Path, obj) -> Path:
+    "Write `obj` as JSON to `path` atomically (a temporary file renamed over it)."
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text(json.dumps(obj, indent=2))
     os.replace(tmp, path)
+    return path
 
 def per_class_subset(split, per_class: int | None, seed: int):
     "`per_class` images of every class of `split`, drawn with `seed` (the whole split for None)."
@@ -93,113 +113,340 @@ def per_class_subset(split, per_class: int | None, seed: int):
               rng.permutation(np.flatnonzero(targets == c))[:per_class]]
     return split.subset(sorted(chosen))
 
+# %% ../nbs/07_pipeline.ipynb #3ab6c47f
 class Run:
-    "One pipeline run into the folder `out`: steps, their cached results, and the report."
+    "One pipeline run into the folder `out`: its steps, their stored results, and what the report needs."
     def __init__(self, data=None, out="lwm_run", profile="quick", seeds: int | None = None, device="auto",
                  progress: bool = True, log=print):
         self.profile = load_profile(profile)
         if seeds is not None: self.profile = replace(self.profile, seeds=seeds)
         if self.profile.seeds < 1: raise ValueError(f"seeds must be at least 1, got {self.profile.seeds}.")
+        if self.profile.threads < 0: raise ValueError(f"threads must be 0 (all cores) or more, got {self.profile.threads}.")
         self.device, self.progress, self.log = resolve_device(device), progress, log
         self.out = Path(out).expanduser()
+        if self.out.exists() and not self.out.is_dir():
+            raise ValueError(f"--out {self.out} is a file; give a folder for the run (it is created if missing).")
         self.data_root = Path(data).expanduser() if data is not None else make_digits(default_digits_dir())
         self.embedded = data is None
         self.splits = load_splits(self.data_root, size=self.profile.size)  # bad data fails before the folder is claimed
         self._guard_settings()
         self.n_classes = len(self.splits.classes)
-        self.full = make_loaders(self.splits, self.profile.batch_size, self.profile.workers, seed=0)
+        self.full = make_loaders(self.splits, self.profile.batch_size, self.profile.workers, seed=0, mixup=self.profile.mixup)
         self._teacher = None
 
     def _guard_settings(self):
-        settings = {"profile": asdict(self.profile), "data": str(self.data_root.resolve())}
-        settings["profile"]["sweep"] = list(settings["profile"]["sweep"])
-        settings["profile"]["retrain_lr"] = list(settings["profile"]["retrain_lr"])
+        settings = {"profile": json.loads(json.dumps(asdict(self.profile))), "data": str(self.data_root.resolve())}
         path = self.out / "run.json"
         if path.exists():
-            saved = json.loads(path.read_text())
-            if saved != settings:
+            if json.loads(path.read_text()) != settings:
                 raise ValueError(f"{self.out} holds a run with other settings (profile, seeds or data); "
                                  f"use another --out folder, or delete it to start again.")
-        else: _write_json(path, settings)
+        else: write_json(path, settings)
         self.settings = settings
+
+    def result(self, name: str) -> dict | None:
+        "The stored result of step `name` (e.g. 'kd/seed0'), or None while it has not finished."
+        path = self.out / "results" / f"{name}.json"
+        return json.loads(path.read_text()) if path.exists() else None
 
     def student_loaders(self, seed: int):
         "Loaders whose training split is the students' share for `seed` (valid and test are whole)."
-        from types import SimpleNamespace
         train = per_class_subset(self.splits.train, self.profile.students_per_class, seed)
-        subset = SimpleNamespace(train=train, valid=self.splits.valid, test=self.splits.test, classes=self.splits.classes)
-        return make_loaders(subset, self.profile.batch_size, self.profile.workers, seed=seed)
+        return make_loaders(replace(self.splits, train=train), self.profile.batch_size, self.profile.workers, seed=seed,
+                            mixup=self.profile.mixup)
 
-    def _fit_kwargs(self, seed):
-        return dict(seed=seed, device=self.device, progress=self.progress)
+    def epochs(self, epochs: int, min_steps: int, steps_per_epoch: int) -> int:
+        "`epochs`, raised where needed so that training takes at least `min_steps` optimizer steps."
+        return max(epochs, math.ceil(min_steps / max(steps_per_epoch, 1)))
 
-    def _score(self, name: str, result, extra=None) -> dict:
+    def _record(self, name: str, result, folder: Path | None = None, extra=None) -> dict:
+        "Score a finished step on test, store its result, and drop its resume checkpoint (its model file stays)."
         test = evaluate(result.model, self.full.test)
         record = {"f1": test["f1"], "accuracy": test["accuracy"], "params": count_params(result.model),
                   "valid_f1": result.best_f1, "best_epoch": result.best_epoch, "history": list(result.history), **(extra or {})}
         for r in record["history"]: r.pop("seconds", None)  # wall-clock time differs between runs; the report must not
-        _write_json(self.out / "results" / f"{name}.json", record)
+        write_json(self.out / "results" / f"{name}.json", record)
+        if folder is not None: (folder / "checkpoint.pt").unlink(missing_ok=True)
         return record
 
-    def _cached(self, name: str):
-        path = self.out / "results" / f"{name}.json"
-        return json.loads(path.read_text()) if path.exists() else None
+    def _fit(self, model, loaders, epochs: int, out: Path, seed: int, **kw):
+        return fit(model, loaders, epochs, out=out, seed=seed, device=self.device, progress=self.progress, **kw)
 
-    def teacher(self):
-        "Train (or resume, or read back) the teacher on the whole training split."
-        if self._teacher is None:
-            p = self.profile
-            if self._cached("teacher") is None:
-                self.log(f"teacher: RegNetX-1.6GF, {p.teacher_epochs} epochs on {len(self.splits.train)} images")
-                torch.manual_seed(0)
-                result = fit(teacher(self.n_classes, weights=p.weights, verbose=False), self.full, p.teacher_epochs,
-                             lr_schedule=p.teacher_lr_schedule, out=self.out / "teacher", **self._fit_kwargs(0))
-                self._score("teacher", result)
-            self._teacher = load_model(self.out / "teacher" / "model.pt").to(self.device).eval()
-        return self._teacher
-
-    def student_step(self, name: str, seed: int, temperature=None, conv5: int | None = None) -> dict:
-        "Train one student (alone when `temperature` is None, else distilled) for `seed`; returns its test record."
-        cached = self._cached(name)
-        if cached is not None: return cached
+# %% ../nbs/07_pipeline.ipynb #58451986
+@patch
+def teacher_step(self: Run) -> dict:
+    "Train (or resume, or read back) the teacher on the whole training split; returns its test record."
+    record = self.result("teacher")
+    if record is None:
         p = self.profile
-        conv5 = conv5 or p.conv5
-        loaders = self.student_loaders(seed)
-        self.log(f"{name}: student conv5={conv5}, {p.student_epochs} epochs on {len(loaders.train.dataset)} images"
-                 + (f", KD with {temperature!r}" if temperature is not None else ", no teacher"))
-        torch.manual_seed(seed)
-        model = student(self.n_classes, conv5=conv5, weights=p.weights, verbose=False)
-        kd = dict(teacher=self.teacher(), alpha=p.alpha, temperature=temperature) if temperature is not None else {}
-        result = fit(model, loaders, p.student_epochs, lr_schedule="cyclic", out=self.out / name, **kd, **self._fit_kwargs(seed))
-        return self._score(name, result, {"conv5": conv5})
+        steps = len(self.full.train)
+        epochs = self.epochs(p.teacher_epochs, p.teacher_min_steps, steps)
+        self.log(f"teacher: RegNetX-1.6GF, {epochs} epochs × {steps} steps = {epochs * steps} optimizer steps "
+                 f"on {len(self.splits.train)} images" + (f" (raised from {p.teacher_epochs} epochs to reach "
+                 f"{p.teacher_min_steps} steps)" if epochs > p.teacher_epochs else ""))
+        torch.manual_seed(0)
+        result = self._fit(teacher(self.n_classes, weights=p.weights, verbose=False), self.full, epochs,
+                           self.out / "teacher", 0, lr_schedule=p.teacher_lr_schedule)
+        record = self._record("teacher", result, self.out / "teacher")
+    return record
 
-    def pruning_steps(self, seed: int) -> dict:
-        "Prune the seed's KD + decreasing-T student to 50 % then 60 %, retraining with KD after each."
-        names = {0.5: f"pruned_50/seed{seed}", 0.6: f"pruned_60/seed{seed}"}
-        if all(self._cached(n) for n in names.values()): return {a: self._cached(n) for a, n in names.items()}
-        p = self.profile
-        self.log(f"pruning seed {seed}: 50 % then 60 %, {p.retrain_epochs} epochs of KD retraining after each")
-        model = load_model(self.out / f"kd_decreasing_t/seed{seed}" / "model.pt")
-        results = prune_and_retrain(model, self.student_loaders(seed), (0.5, 0.6), p.retrain_epochs, teacher=self.teacher(),
-                                    out=self.out / f"pruning/seed{seed}", alpha=p.alpha,
-                                    temperature=linear(p.start_temperature, p.end_temperature),
-                                    lr=p.retrain_lr[0], max_lr=p.retrain_lr[1], **self._fit_kwargs(seed))
-        return {a: self._cached(names[a]) or self._score(names[a], r) for a, r in results.items()}
+@patch
+def teacher(self: Run):
+    "The trained teacher on the run's device — behind a `TeacherCache` when the KD runs of a seed fit in `teacher_cache_mb`."
+    if self._teacher is None:
+        model = load_model(self.out / "teacher" / "model.pt").to(self.device).eval()
+        need = self.teacher_cache_bytes()
+        self._teacher = TeacherCache(model, need) if need <= self.profile.teacher_cache_mb * 2**20 else model
+    return self._teacher
 
-    def speed(self) -> list[dict]:
-        "Speed and size of the teacher, the distilled student and the pruned students, measured once in one run."
-        cached = self._cached("speed_and_size")
-        if cached is not None: return cached["rows"]
-        p = self.profile
-        self.log(f"speed and size at {p.speed_size} px")
-        models = {"teacher": self.teacher().cpu(), "student": load_model(self.out / "kd_decreasing_t/seed0/model.pt"),
-                  "pruned_50": load_model(self.out / "pruning/seed0/pruned_50/model.pt"),
-                  "pruned_60": load_model(self.out / "pruning/seed0/pruned_60/model.pt")}
-        table = speed_and_size(models, size=p.speed_size, batch=64, warmup=1, repeats=3, progress=self.progress)
-        self._teacher = None  # moved to the CPU; reload on the run's device when needed again
-        rows = table.reset_index().to_dict("records")
-        _write_json(self.out / "results" / "speed_and_size.json", {"rows": rows, "size": p.speed_size, "batch": 64})
-        return rows
+@patch
+def teacher_cache_bytes(self: Run) -> int:
+    "Bytes of teacher logits that the KD runs of one seed see: every view of every student training image, float32."
+    p = self.profile
+    loader = self.student_loaders(0).train
+    views = len(loader.dataset) * (self.epochs(p.student_epochs, p.min_steps, len(loader)) + 2 * p.retrain_epochs)
+    return views * self.n_classes * 4
+
+# %% ../nbs/07_pipeline.ipynb #27897c79
+@patch
+def student_step(self: Run, name: str, seed: int, temperature=None, conv5: int | None = None) -> dict:
+    "Train one student (alone when `temperature` is None, else distilled) for `seed`; returns its test record."
+    record = self.result(name)
+    if record is not None: return record
+    p = self.profile
+    conv5 = conv5 or p.conv5
+    loaders = self.student_loaders(seed)
+    epochs = self.epochs(p.student_epochs, p.min_steps, len(loaders.train))
+    self.log(f"{name}: student conv5={conv5}, {epochs} epochs × {len(loaders.train)} steps on {len(loaders.train.dataset)} images"
+             + (f", KD with {temperature!r}" if temperature is not None else ", no teacher"))
+    torch.manual_seed(seed)
+    model = student(self.n_classes, conv5=conv5, weights=p.weights, verbose=False)
+    kd = dict(teacher=self.teacher(), alpha=p.alpha, temperature=temperature) if temperature is not None else {}
+    result = self._fit(model, loaders, epochs, self.out / name, seed, lr=p.student_lr[0], max_lr=p.student_lr[1],
+                       lr_schedule=p.student_lr_schedule, **kd)
+    return self._record(name, result, self.out / name, {"conv5": conv5})
+
+@patch
+def _retrain_kwargs(self: Run) -> dict:
+    p = self.profile
+    return dict(teacher=self.teacher(), alpha=p.alpha, temperature=linear(p.start_temperature, p.end_temperature),
+                lr=p.retrain_lr[0], max_lr=p.retrain_lr[1], lr_schedule=p.student_lr_schedule)
+
+@patch
+def pruning_steps(self: Run, seed: int) -> dict:
+    "Prune the seed's KD + falling-T student to 50 % then 60 %, retraining with KD after each; returns `{amount: record}`."
+    names = {0.5: f"pruned_50/seed{seed}", 0.6: f"pruned_60/seed{seed}"}
+    if all(self.result(n) for n in names.values()): return {a: self.result(n) for a, n in names.items()}
+    p = self.profile
+    self.log(f"pruning seed {seed}: 50 % then 60 %, {p.retrain_epochs} epochs of KD retraining after each")
+    model = load_model(self.out / f"kd_decreasing_t/seed{seed}" / "model.pt")
+    folder = self.out / f"pruning/seed{seed}"
+    results = prune_and_retrain(model, self.student_loaders(seed), tuple(names), p.retrain_epochs, out=folder,
+                                seed=seed, device=self.device, progress=self.progress, **self._retrain_kwargs())
+    return {a: self.result(names[a]) or self._record(names[a], r, folder / f"pruned_{round(a * 100)}")
+            for a, r in results.items()}
+
+@patch
+def control_step(self: Run, seed: int) -> dict:
+    "The seed's KD + falling-T student retrained exactly as the pruned ones are (two stages of `retrain_epochs`), without pruning: the fair comparison for them."
+    name = f"kd_retrained/seed{seed}"
+    record = self.result(name)
+    if record is not None: return record
+    p = self.profile
+    self.log(f"{name}: the distilled student, retrained like the pruned ones (2 × {p.retrain_epochs} epochs of KD), not pruned")
+    model, loaders = load_model(self.out / f"kd_decreasing_t/seed{seed}" / "model.pt"), self.student_loaders(seed)
+    for stage in (1, 2):
+        result = self._fit(model, loaders, p.retrain_epochs, self.out / name / f"stage{stage}", seed, **self._retrain_kwargs())
+        model = result.model
+    (self.out / name / "stage1" / "checkpoint.pt").unlink(missing_ok=True)
+    return self._record(name, result, self.out / name / "stage2")
+
+# %% ../nbs/07_pipeline.ipynb #383fb1ca
+@patch
+def speed(self: Run) -> list[dict]:
+    "Speed and size of the teacher, the distilled student and the pruned students, measured in one run."
+    cached = self.result("speed_and_size")
+    if cached is not None: return cached["rows"]
+    p = self.profile
+    self.log(f"lwm: speed and size at {p.speed_size} px (batch 1 and {p.speed_batch})")
+    models = {"teacher": load_model(self.out / "teacher" / "model.pt"),
+              "student": load_model(self.out / "kd_decreasing_t/seed0/model.pt"),
+              "pruned_50": load_model(self.out / "pruning/seed0/pruned_50/model.pt"),
+              "pruned_60": load_model(self.out / "pruning/seed0/pruned_60/model.pt")}
+    table = speed_and_size(models, size=p.speed_size, batch=p.speed_batch, warmup=1, repeats=3, progress=self.progress)
+    rows = table.reset_index().to_dict("records")
+    write_json(self.out / "results" / "speed_and_size.json", {"rows": rows, "size": p.speed_size, "batch": p.speed_batch})
+    return rows
+
+# %% ../nbs/07_pipeline.ipynb #1344fea8
+@patch
+def teacher_check(self: Run) -> dict:
+    "Is the teacher worth distilling from? Its validation macro-F1 against chance and against the students alone."
+    chance = 1 / self.n_classes
+    t = self.result("teacher")
+    alone = [r["valid_f1"] for s in range(self.profile.seeds) if (r := self.result(f"student/seed{s}")) is not None]
+    problems = []
+    advice = ("Train it longer (teacher_epochs or teacher_min_steps in a profile file), start it from ImageNet "
+              "weights (\"weights\": \"imagenet\"), or give it more data.")
+    if t is not None and t["valid_f1"] < 2 * chance:
+        problems.append(f"the teacher scored {t['valid_f1']:.3f} validation macro-F1, no better than chance "
+                        f"({chance:.3f} for {self.n_classes} classes): distilling from it can only mislead the students. {advice}")
+    elif t is not None and alone and t["valid_f1"] <= np.mean(alone):
+        problems.append(f"the teacher ({t['valid_f1']:.3f} validation macro-F1) is no better than the student alone "
+                        f"({np.mean(alone):.3f} on average): it has nothing to teach, and KD will not help. {advice}")
+    return {"chance_f1": chance, "teacher_valid_f1": t and t["valid_f1"], "student_alone_valid_f1": alone,
+            "ok": not problems, "problems": problems}
+
+# %% ../nbs/07_pipeline.ipynb #919a8678
+@dataclass(frozen=True)
+class Job:
+    "A unit of work for one process: its kind and argument, the steps (result names) it finishes, and their expected cost."
+    kind: str              # 'teacher', 'student' or 'distil'
+    arg: int | None
+    steps: tuple[str, ...]
+    cost: float            # in student-epochs, for the time estimate
+    needs_teacher: bool
+
+@patch
+def jobs(self: Run) -> list[Job]:
+    "Every job of the run, teacher first, longest first after it."
+    p = self.profile
+    seeds = range(p.seeds)
+    teacher_cost = 3.5 * p.teacher_epochs * len(self.splits.train) / max(len(self.student_loaders(0).train.dataset), 1)
+    out = [Job("teacher", None, ("teacher",), teacher_cost, False)]
+    out += [Job("student", s, (f"student/seed{s}",), p.student_epochs, False) for s in seeds]
+    widths = [w for w in p.sweep if w != p.conv5]
+    for s in seeds:  # seed 0's chain also trains the other widths: they see its images, so its teacher cache serves them
+        steps = (f"kd/seed{s}", f"kd_decreasing_t/seed{s}", f"pruned_50/seed{s}", f"pruned_60/seed{s}", f"kd_retrained/seed{s}")
+        cost = 2.4 * p.student_epochs + 4.8 * p.retrain_epochs
+        if s == 0:
+            steps += tuple(f"conv5_{w}/seed0" for w in widths)
+            cost += sum(p.student_epochs * (1.5 if w >= 512 else 1) for w in widths)
+        out.append(Job("distil", s, steps, cost, True))
+    return out
+
+@patch
+def run_job(self: Run, kind: str, arg: int | None = None):
+    "Do the steps of the job `kind` with `arg` in this process (each finished step is stored, so a job cut short resumes)."
+    p = self.profile
+    if kind == "teacher": self.teacher_step()
+    elif kind == "student": self.student_step(f"student/seed{arg}", arg)
+    elif kind == "distil":
+        s = arg
+        self.student_step(f"kd/seed{s}", s, constant(p.constant_temperature))
+        self.student_step(f"kd_decreasing_t/seed{s}", s, linear(p.start_temperature, p.end_temperature))
+        self.pruning_steps(s)
+        self.control_step(s)
+        for w in (p.sweep if s == 0 else ()):
+            if w != p.conv5: self.student_step(f"conv5_{w}/seed0", 0, linear(p.start_temperature, p.end_temperature), conv5=w)
+    else: raise ValueError(f"unknown job kind {kind!r}")
+
+# %% ../nbs/07_pipeline.ipynb #ae2f70f8
+def _quiet(*args, **kwargs): pass
+
+def _watch_parent(parent: int):
+    while os.getppid() == parent: time.sleep(0.5)
+    os._exit(1)  # the run was killed: stop before writing anything more into its folder
+
+_worker_run: Run | None = None
+
+def _die_with_parent(parent: int):
+    "Make this worker stop the moment the run's main process dies (killed runs must not go on writing)."
+    if sys.platform.startswith("linux"):
+        import ctypes, signal
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()  # elsewhere, and for a parent already gone
+
+def _start_worker(threads: int, parent: int, run_args: dict):
+    global _worker_run
+    _die_with_parent(parent)
+    torch.set_num_threads(threads)
+    _worker_run = Run(**{**run_args, "profile": Profile(**_tuples(run_args["profile"]))})
+
+def _work(kind: str, arg: int | None):
+    _worker_run.run_job(kind, arg)
+
+class _threads:
+    "Run a block with `n` torch threads, then restore the count."
+    def __init__(self, n: int): self.n = n
+    def __enter__(self): self.before = torch.get_num_threads(); torch.set_num_threads(self.n)
+    def __exit__(self, *exc): torch.set_num_threads(self.before)
+
+def available_cores() -> int:
+    "Cores this process may run on."
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+# %% ../nbs/07_pipeline.ipynb #7b6dce22
+def _clock(seconds: float) -> str:
+    return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
+
+class Progress:
+    "One line a finished step across the whole run: 'step k of N', elapsed time and an estimate of what is left."
+    def __init__(self, run: Run, jobs: list[Job], started: float):
+        self.run, self.started, self.since = run, started, time.perf_counter()
+        self.cost = {s: j.cost / len(j.steps) for j in jobs for s in j.steps}
+        self.done = [s for s in self.cost if self._finished(s)]
+        self.cost_before = sum(self.cost[s] for s in self.done)
+        self.warned = set()
+
+    def _finished(self, step: str) -> bool: return (self.run.out / "results" / f"{step}.json").exists()
+
+    def update(self):
+        "Log every step that finished since the last call (and what the teacher check found)."
+        for step in self.cost:
+            if step in self.done or not self._finished(step): continue
+            self.done.append(step)
+            now = time.perf_counter()
+            done_now = sum(self.cost[s] for s in self.done) - self.cost_before
+            left = sum(c for s, c in self.cost.items() if s not in self.done)
+            eta = f", about {_clock((now - self.since) * left / done_now)} left" if left and done_now > 0 else ""
+            self.run.log(f"lwm: [{len(self.done):>2}/{len(self.cost)}] {step} done, test macro-F1 "
+                         f"{self.run.result(step)['f1']:.3f} — {_clock(now - self.started)} elapsed{eta}")
+        for problem in self.run.teacher_check()["problems"]:
+            if problem not in self.warned: self.warned.add(problem); self.run.log(f"lwm: WARNING: {problem}")
+
+# %% ../nbs/07_pipeline.ipynb #18bf78e3
+@patch
+def parallel_steps(self: Run) -> int:
+    "How many steps run side by side: one per `threads` cores on the CPU, one at a time on a GPU."
+    threads = self.profile.threads
+    if not threads or self.device.type != "cpu": return 1
+    return max(1, available_cores() // threads)
+
+@patch
+def run_jobs(self: Run, started: float | None = None):
+    "Do every job that has not finished, side by side where `parallel_steps` allows, logging progress."
+    jobs = self.jobs()
+    progress = Progress(self, jobs, started or time.perf_counter())
+    todo = [j for j in jobs if not all(self.result(s) for s in j.steps)]
+    threads = self.profile.threads or available_cores()
+    parallel = min(self.parallel_steps(), len(todo))
+    if parallel <= 1:
+        with _threads(threads):
+            for job in todo: self.run_job(job.kind, job.arg); progress.update()
+        return
+    from lwm_nb import pipeline as library  # workers import the package: what a notebook cell defines cannot reach them
+    run_args = dict(data=None if self.embedded else str(self.data_root), out=str(self.out), profile=asdict(self.profile),
+                    device=str(self.device), progress=False, log=print if self.log is print else library._quiet)
+    pool = ProcessPoolExecutor(parallel, mp_context=multiprocessing.get_context("spawn"), initializer=library._start_worker,
+                               initargs=(threads, os.getpid(), run_args))
+    running = {}
+    try:
+        while todo or running:
+            teacher_ready = self.result("teacher") is not None
+            for job in [j for j in todo if teacher_ready or not j.needs_teacher][:parallel - len(running)]:
+                running[pool.submit(library._work, job.kind, job.arg)] = job; todo.remove(job)
+            finished, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
+            for future in finished:
+                running.pop(future)
+                future.result()  # a failed job raises here
+            progress.update()
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        for process in list((getattr(pool, "_processes", None) or {}).values()): process.terminate()  # no public way to stop a busy worker
+        raise
+    pool.shutdown()
 
 # %% ../nbs/07_pipeline.ipynb #1fbc0ce5
 def _mean_std(values):
@@ -216,24 +463,42 @@ def summarize(results: dict[str, list[dict]]) -> dict:
                        "accuracy": acc, "accuracy_std": acc_std, "params": records[0]["params"], "seeds": len(records)}
     return out
 
+def paired(a: list[float], b: list[float]) -> dict:
+    "Paired comparison of per-seed scores (`a[i]` and `b[i]` share seed `i`; a single `a` is compared with every `b`): mean difference, its standard error, 95 % CI, wins."
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    d = (a if len(a) > 1 else np.full(len(b), a[0])) - b
+    n, mean = len(d), float(d.mean())
+    se = float(d.std(ddof=1) / np.sqrt(n)) if n > 1 else math.nan
+    half = float(stats.t.ppf(0.975, n - 1) * se) if n > 1 else math.nan
+    return {"difference": mean, "se": se, "ci95": [mean - half, mean + half], "wins": int((d > 0).sum()),
+            "seeds": n, "per_seed": d.tolist()}
+
+EFFECTS = [("teacher above distilled student", "teacher", "kd_decreasing_t", "a > b"),
+           ("KD (falling T) above student alone", "kd_decreasing_t", "student", "a > b"),
+           ("constant-T KD above student alone", "kd", "student", "a > b"),
+           ("falling T above constant T", "kd_decreasing_t", "kd", "a > b"),
+           ("more KD epochs (no pruning) above KD", "kd_retrained", "kd_decreasing_t", "a > b"),
+           ("pruned 50 % within 1 point of KD trained as long", "pruned_50", "kd_retrained", "a >= b - 0.01"),
+           ("pruned 60 % within 1 point of KD trained as long", "pruned_60", "kd_retrained", "a >= b - 0.01")]
+
+def _verdict(e: dict) -> str:
+    if e["seeds"] < 2: return "one seed: no verdict"
+    diff, se = e["difference"], e["se"]
+    if e["claim"] == "a > b":
+        if diff > 0 and diff >= 3 * se: return "holds"
+        return "within noise" if diff > 0 or abs(diff) < 3 * se else "does not hold"
+    return "holds" if diff >= -0.01 else "does not hold"
+
 def effects(methods: dict) -> list[dict]:
-    "The comparisons the method exists for, each with its size and whether it exceeds the seeds' spread."
-    def compare(what, a, b, claim):
-        diff = methods[a]["f1"] - methods[b]["f1"]
-        noise = float(np.hypot(methods[a]["f1_std"], methods[b]["f1_std"]))
-        return {"effect": what, "a": a, "b": b, "difference": diff, "noise": noise, "claim": claim}
-    rows = [compare("teacher above distilled student", "teacher", "kd_decreasing_t", "a > b"),
-            compare("KD above student alone", "kd_decreasing_t", "student", "a > b"),
-            compare("constant-T KD above student alone", "kd", "student", "a > b"),
-            compare("falling T above constant T", "kd_decreasing_t", "kd", "a > b"),
-            compare("pruned 60 % within 1 point of KD", "pruned_60", "kd_decreasing_t", "|a - b| <= 0.01")]
-    for r in rows:
-        if r["claim"] == "a > b":
-            r["holds"] = r["difference"] > 0
-            r["verdict"] = ("holds" if r["difference"] > r["noise"] else "within noise" if r["difference"] > 0 else "does not hold")
-        else:
-            r["holds"] = r["difference"] >= -0.01
-            r["verdict"] = "holds" if r["holds"] else "does not hold"
+    "The comparisons the method exists for, each as a paired comparison over seeds with a verdict."
+    rows = []
+    for what, a, b, claim in EFFECTS:
+        if a not in methods or b not in methods: continue
+        e = {"effect": what, "a": a, "b": b, "claim": claim,
+             **paired(methods[a]["f1_per_seed"], methods[b]["f1_per_seed"])}
+        e["verdict"] = _verdict(e)
+        e["holds"] = e["verdict"] == "holds"
+        rows.append(e)
     return rows
 
 # %% ../nbs/07_pipeline.ipynb #786f2b1a
@@ -241,103 +506,141 @@ def _fmt(mean, std, n):
     return f"{mean:.3f} ± {std:.3f}" if n > 1 else f"{mean:.3f}"
 
 def method_names(settings: dict | None = None) -> dict:
-    "`METHODS`, with the run's temperatures (a profile's settings) written into the two KD rows."
+    "`METHODS`, with the run's temperatures (a profile's settings) written into the KD rows."
     if not settings: return dict(METHODS)
-    return {**METHODS, "kd": f"KD, constant T = {settings['constant_temperature']:g}",
-            "kd_decreasing_t": f"KD, T {settings['start_temperature']:g} → {settings['end_temperature']:g}"}
+    falling = f"T {settings['start_temperature']:g} → {settings['end_temperature']:g}"
+    return {**METHODS, "kd": f"KD, constant T = {settings['constant_temperature']:g}", "kd_decreasing_t": f"KD, {falling}",
+            "kd_retrained": f"KD, {falling}, retrained 2 × {settings['retrain_epochs']} epochs, not pruned"}
 
 def methods_table(report: dict):
-    "The method ablation as a DataFrame (one row a method, in the recipe's order)."
-    import pandas as pd
+    "The method ablation as a DataFrame (one row a method, in the recipe's order); KD rows are marked when the teacher check failed."
     names = method_names(report.get("settings"))
-    rows = [{"method": names[k], "key": k, "test macro-F1": _fmt(v["f1"], v["f1_std"], v["seeds"]),
+    weak = not report.get("teacher_check", {}).get("ok", True)
+    def name(k): return names[k] + (" ⚠ weak teacher" if weak and k not in ("teacher", "student") else "")
+    rows = [{"method": name(k), "key": k, "test macro-F1": _fmt(v["f1"], v["f1_std"], v["seeds"]),
+             "per seed": ", ".join(f"{f:.3f}" for f in v["f1_per_seed"]) if v["seeds"] > 1 else "",
              "f1": v["f1"], "f1_std": v["f1_std"], "params": v["params"], "seeds": v["seeds"],
-             "reference F1 (BIRDS-525)": REFERENCE[k][0], "reference params": REFERENCE[k][1]}
+             "reference F1 (BIRDS-525)": f"{REFERENCE[k][0]:.3f}" if k in REFERENCE else "",
+             "reference params": f"{REFERENCE[k][1]:,}" if k in REFERENCE else ""}
             for k, v in report["methods"].items()]
     return pd.DataFrame(rows).set_index("method")
 
+def effects_table(report: dict):
+    "The paired effects as a DataFrame: mean difference over seeds, its standard error, 95 % CI, wins and verdict."
+    return pd.DataFrame([{"effect": e["effect"], "mean difference (F1)": f"{e['difference']:+.3f}",
+                          "standard error": "" if math.isnan(e["se"]) else f"{e['se']:.3f}",
+                          "95 % CI": "" if math.isnan(e["se"]) else f"{e['ci95'][0]:+.3f} … {e['ci95'][1]:+.3f}",
+                          "wins": f"{e['wins']}/{e['seeds']}", "verdict": e["verdict"]}
+                         for e in report["effects"]]).set_index("effect")
+
 def sweep_table(report: dict):
     "The conv5 width ablation as a DataFrame."
-    import pandas as pd
     from lwm_nb.models import REFERENCE_CONV5_PARAMS
     rows = [{"conv5": int(w), "test macro-F1": _fmt(v["f1"], v["f1_std"], v["seeds"]), "f1": v["f1"],
              "params": v["params"], "mult_adds_M": v.get("mult_adds_M"), "reference params (525 classes)": REFERENCE_CONV5_PARAMS.get(int(w))}
             for w, v in report["conv5_sweep"].items()]
     return pd.DataFrame(rows).set_index("conv5")
 
+# %% ../nbs/07_pipeline.ipynb #b6cd7ea9
 def plot_ablation(report: dict, path=None):
     "Test macro-F1 (mean ± std over seeds) per method and per conv5 width; returns the figure."
     import matplotlib.pyplot as plt
     methods, sweep = methods_table(report), sweep_table(report)
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 3.6), gridspec_kw={"width_ratios": [3, 2]})
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 3.8), gridspec_kw={"width_ratios": [3, 2]})
     a.bar(range(len(methods)), methods.f1, yerr=methods.f1_std, capsize=4, color="tab:blue")
-    a.set_xticks(range(len(methods)), [k.replace(", ", ",\n").replace("teacher (", "teacher\n(") for k in methods.index], fontsize=8)
+    a.set_xticks(range(len(methods)), [k.replace(", ", ",\n").replace("teacher (", "teacher\n(") for k in methods.index], fontsize=7)
     low = max(0, float((methods.f1 - methods.f1_std).min()) - 0.05)
     a.set_ylim(low, 1); a.set_ylabel("test macro-F1"); a.set_title("methods (mean ± std over seeds)")
     for i, (f, n) in enumerate(zip(methods.f1, methods.params)): a.text(i, low + 0.005, f"{n:,}\nparams", ha="center", fontsize=7, color="white")
     b.plot(sweep.params, sweep.f1, "o-")
     for w, (p_, f) in sweep[["params", "f1"]].iterrows(): b.annotate(f"conv5={w}", (p_, f), fontsize=8, textcoords="offset points", xytext=(4, 4))
-    b.set_xscale("log"); b.set_xlabel("parameters"); b.set_ylabel("test macro-F1"); b.set_title("student width (distilled)")
+    b.set_xscale("log"); b.set_xlabel("parameters"); b.set_ylabel("test macro-F1"); b.set_title("student width (distilled, seed 0 only)")
+    fig.tight_layout()
+    return _save(fig, path)
+
+def plot_effects(report: dict, path=None):
+    "Each effect as its per-seed paired differences (dots) and their mean with a 95 % confidence interval; returns the figure."
+    import matplotlib.pyplot as plt
+    rows = report["effects"][::-1]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * len(rows) + 1.2))
+    for i, e in enumerate(rows):
+        color = {"holds": "tab:green", "does not hold": "tab:red"}.get(e["verdict"], "tab:orange")
+        ax.plot(e["per_seed"], [i] * len(e["per_seed"]), "o", color=color, alpha=0.45, ms=5)
+        if not math.isnan(e["se"]):
+            ax.errorbar(e["difference"], i, xerr=[[e["difference"] - e["ci95"][0]], [e["ci95"][1] - e["difference"]]],
+                        fmt="D", color=color, capsize=4, ms=6)
+        ax.text(1.01, i, e["verdict"], transform=ax.get_yaxis_transform(), va="center", fontsize=8, color=color)
+    ax.axvline(0, color="black", lw=0.8); ax.axvline(-0.01, color="gray", lw=0.6, ls=":")
+    ax.set_yticks(range(len(rows)), [f"{e['effect']}\n({e['a']} − {e['b']})" for e in rows], fontsize=7)
+    ax.set_xlabel("test macro-F1 difference (dots: one seed each; diamond: mean, 95 % CI)")
+    ax.set_title("what each step bought, paired by seed")
     fig.tight_layout()
     return _save(fig, path)
 
 def plot_curves(histories: dict[str, list], path=None):
-    "Validation macro-F1 per epoch of each step, one line each; returns the figure."
+    "Validation macro-F1 and training loss per epoch of each step, one line each; returns the figure."
     import matplotlib.pyplot as plt
-    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 3.4))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(13, 3.6))
     for name, history in histories.items():
         h = History(history).frame()
-        a.plot(h.index, h.valid_f1, "o-", ms=3, label=name); b.plot(h.index, h.train_loss, ms=3, label=name)
-    a.set_xlabel("epoch"); a.set_ylabel("validation macro-F1"); a.legend(fontsize=7); a.set_title("learning curves")
-    b.set_xlabel("epoch"); b.set_ylabel("training loss"); b.set_yscale("log"); b.set_title("training loss")
+        a.plot(h.index, h.valid_f1, "o-", ms=2, label=name); b.plot(h.index, h.train_loss, ms=2, label=name)
+    a.set_xlabel("epoch"); a.set_ylabel("validation macro-F1"); a.set_title("learning curves (seed 0)")
+    b.set_xlabel("epoch"); b.set_ylabel("training loss"); b.set_yscale("log"); b.set_title("training loss (seed 0)")
+    b.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return _save(fig, path)
 
 # %% ../nbs/07_pipeline.ipynb #002838ff
+@patch
+def collect(self: Run) -> tuple[dict, dict]:
+    "The stored records of every finished run: `({method: [record per seed]}, {conv5: record})`."
+    p = self.profile
+    results = {"teacher": [self.result("teacher")]}
+    for method in ("student", "kd", "kd_decreasing_t", "kd_retrained", "pruned_50", "pruned_60"):
+        results[method] = [self.result(f"{method}/seed{s}") for s in range(p.seeds)]
+    sweep = {w: self.result("kd_decreasing_t/seed0" if w == p.conv5 else f"conv5_{w}/seed0") for w in p.sweep}
+    return results, sweep
+
 def run_pipeline(data=None, out="lwm_run", profile="quick", seeds: int | None = None, device="auto",
                  progress: bool = True, log=print) -> dict:
     "Run every step of the recipe into `out` (resuming what is there) and write the report; returns the report dict."
     started = time.perf_counter()
     run = Run(data, out, profile, seeds, device, progress, log)
-    p, out = run.profile, run.out
+    p = run.profile
     log(f"lwm: profile {p.name}, data {run.data_root} ({run.n_classes} classes, {len(run.splits.train)}/"
-        f"{len(run.splits.valid)}/{len(run.splits.test)} images), {p.seeds} seed(s), device {run.device}, into {out}")
-    run.teacher()
-    results = {k: [] for k in METHODS}
-    results["teacher"].append(run._cached("teacher"))
-    decreasing = linear(p.start_temperature, p.end_temperature)
-    for seed in range(p.seeds):
-        results["student"].append(run.student_step(f"student/seed{seed}", seed))
-        results["kd"].append(run.student_step(f"kd/seed{seed}", seed, constant(p.constant_temperature)))
-        results["kd_decreasing_t"].append(run.student_step(f"kd_decreasing_t/seed{seed}", seed, decreasing))
-        pruned = run.pruning_steps(seed)
-        results["pruned_50"].append(pruned[0.5]); results["pruned_60"].append(pruned[0.6])
-    sweep = {}
-    for width in p.sweep:
-        name = "kd_decreasing_t/seed0" if width == p.conv5 else f"conv5_{width}/seed0"
-        record = run.student_step(name, 0, decreasing, conv5=width)
-        sweep[str(width)] = {**summarize({"w": [record]})["w"],
-                             "mult_adds_M": mult_adds(student(run.n_classes, conv5=width), p.size) / 1e6}
-    speed_rows = run.speed()
+        f"{len(run.splits.valid)}/{len(run.splits.test)} images), {p.seeds} seed(s), device {run.device}, "
+        f"{run.parallel_steps()} step(s) at a time with {p.threads or available_cores()} thread(s) each, into {run.out}")
+    cache = run.teacher_cache_bytes()
+    log(f"lwm: teacher logits of a seed's KD runs: {cache / 2**20:.1f} MiB, "
+        + ("computed once and kept in memory" if cache <= p.teacher_cache_mb * 2**20 else
+           f"more than teacher_cache_mb = {p.teacher_cache_mb}: computed at every step"))
+    run.run_jobs(started)
+    results, sweep_records = run.collect()
+    sweep = {str(w): {**summarize({"w": [r]})["w"], "mult_adds_M": mult_adds(student(run.n_classes, conv5=w), p.size) / 1e6}
+             for w, r in sweep_records.items()}
+    with _threads(available_cores()): speed_rows = run.speed()
     report = {"profile": p.name, "settings": run.settings["profile"],
               "data": {"root": str(run.data_root), "embedded": run.embedded, "classes": run.n_classes,
                        "train": len(run.splits.train), "valid": len(run.splits.valid), "test": len(run.splits.test),
                        "students_train": len(run.student_loaders(0).train.dataset)},
-              "seeds": p.seeds, "methods": summarize(results), "conv5_sweep": sweep, "speed_and_size": speed_rows}
+              "seeds": p.seeds, "methods": summarize(results), "conv5_sweep": sweep, "speed_and_size": speed_rows,
+              "teacher_check": run.teacher_check()}
     report["effects"] = effects(report["methods"])
     write_report(report, results, run)
-    log(f"lwm: done in {time.perf_counter() - started:.0f} s — {out / 'report.md'}")
+    for problem in report["teacher_check"]["problems"]: log(f"lwm: WARNING: {problem}")
+    log(f"lwm: done in {_clock(time.perf_counter() - started)} — {run.out / 'report.md'}")
     return report
 
+# %% ../nbs/07_pipeline.ipynb #434b6ddc
 def write_report(report: dict, results: dict, run: Run):
     "Write report.json, report.md, the CSV tables and the PNG plots into the run folder."
-    import pandas as pd
     out = run.out
-    methods, sweep = methods_table(report), sweep_table(report)
-    methods.to_csv(out / "methods.csv"); sweep.to_csv(out / "conv5_sweep.csv")
+    methods, sweep, effect_rows = methods_table(report), sweep_table(report), effects_table(report)
+    methods.to_csv(out / "methods.csv"); sweep.to_csv(out / "conv5_sweep.csv"); effect_rows.to_csv(out / "effects.csv")
     speed = pd.DataFrame(report["speed_and_size"]).set_index("model")
     speed.to_csv(out / "speed_and_size.csv")
     plot_ablation(report, out / "ablation.png")
+    plot_effects(report, out / "effects.png")
     plot_curves({k: v[0]["history"] for k, v in results.items()}, out / "learning_curves.png")
     best = load_model(out / "kd_decreasing_t/seed0/model.pt")
     best_test = evaluate(best, run.full.test)
@@ -346,40 +649,52 @@ def write_report(report: dict, results: dict, run: Run):
     pruned = load_model(out / "pruning/seed0/pruned_60/model.pt")
     plot_sparsity(pruned, "student pruned to 60 % (seed 0)", out / "sparsity.png")
     layers = sparsity_table(pruned)
-    speed.attrs["size"] = run._cached("speed_and_size")["size"]
+    speed.attrs["size"] = run.result("speed_and_size")["size"]
     plot_speed_and_size(speed, out / "speed_and_size.png")
-    report["files"] = sorted(p.name for p in out.iterdir() if p.suffix in (".png", ".csv", ".md", ".json"))
-    report["files"] = sorted(set(report["files"]) | {"report.json", "report.md"})
-    _write_json(out / "report.json", report)
-    (out / "report.md").write_text(render_markdown(report, methods, sweep, speed, pairs, layers))
+    import matplotlib.pyplot as plt
+    plt.close("all")  # the figures are in their files; a notebook shows the report instead
+    report["files"] = sorted({p.name for p in out.iterdir() if p.suffix in (".png", ".csv", ".md", ".json")}
+                             | {"report.json", "report.md"})
+    write_json(out / "report.json", report)
+    (out / "report.md").write_text(render_markdown(report, methods, sweep, effect_rows, speed, pairs, layers))
 
-def render_markdown(report, methods, sweep, speed, pairs, layers) -> str:
+def render_markdown(report, methods, sweep, effect_rows, speed, pairs, layers) -> str:
     "The human-readable report."
     d, s = report["data"], report["settings"]
     n = report["seeds"]
+    check = report.get("teacher_check", {"ok": True, "problems": []})
     lines = [f"# lwm report — profile `{report['profile']}`", "",
              f"Data: `{d['root']}`{' (embedded digits)' if d['embedded'] else ''}: {d['classes']} classes, "
              f"{d['train']}/{d['valid']}/{d['test']} train/valid/test images; the students train on {d['students_train']} of "
              f"the training images{', the teacher on all of them' if d['students_train'] < d['train'] else ''}. "
-             f"{s['size']} px, batch {s['batch_size']}, teacher {s['teacher_epochs']} epochs ({s['teacher_lr_schedule']} LR), "
-             f"students {s['student_epochs']} epochs (cyclic LR), {s['retrain_epochs']} epochs of retraining after each pruning step, "
+             f"{s['size']} px, batch {s['batch_size']}, teacher {s['teacher_epochs']} epochs ({s['teacher_lr_schedule']} LR, "
+             f"at least {s['teacher_min_steps']} steps), students {s['student_epochs']} epochs (cyclic LR, at least "
+             f"{s['min_steps']} steps), {s['retrain_epochs']} epochs of retraining after each pruning step, "
              f"KD weight {s['alpha']}, constant T {s['constant_temperature']}, falling T {s['start_temperature']} → {s['end_temperature']}. "
-             f"Every model is selected on validation macro-F1 and scored on test; students: mean ± std over {n} seed(s).", "",
-             "## Methods", "",
-             methods[["test macro-F1", "params", "seeds", "reference F1 (BIRDS-525)", "reference params"]].to_markdown(), "",
-             "The reference columns are the recipe's numbers on BIRDS-525 with a GPU; a run on other data or another "
-             "profile is not expected to match them, only to show the same effects.", "",
-             "## What each step bought", "",
-             "| effect | difference (F1) | spread of seeds | verdict |", "|---|---|---|---|"]
-    for e in report["effects"]:
-        lines.append(f"| {e['effect']} | {e['difference']:+.3f} | ±{e['noise']:.3f} | {e['verdict']} |")
-    lines += ["", "'within noise' means the difference is smaller than the seeds' spread: it may not hold on another draw.", "",
-              "![ablation](ablation.png)", "", "## Student width (conv5), distilled with falling T", "",
+             f"Every model is selected on validation macro-F1 and scored on test; students: mean ± std over {n} seed(s).", ""]
+    if not check["ok"]:
+        lines += ["## ⚠ Teacher check failed", "", *[f"- {p[0].upper()}{p[1:]}" for p in check["problems"]],
+                  "", "The KD rows below are marked: their numbers say what distilling from *this* teacher gave.", ""]
+    lines += ["## Methods", "",
+              methods[["test macro-F1", "per seed", "params", "reference F1 (BIRDS-525)", "reference params"]].to_markdown(intfmt=","), "",
+              "The reference columns are the recipe's numbers on BIRDS-525 with a GPU; a run on other data or another "
+              "profile is not expected to match them, only to show the same effects.", "",
+              "## What each step bought", "",
+              "Each comparison is paired: the two methods share a seed, so they share the training images, their "
+              "order and augmentation, and differ only in the method. The mean difference over seeds, its standard "
+              "error and 95 % confidence interval (t distribution), and the seeds it won:", "",
+              effect_rows.to_markdown(), "",
+              "'holds': the mean difference is positive and at least three standard errors; 'within noise': smaller "
+              "than that; 'within 1 point' rows hold when the mean difference is above −0.01. One seed gives no "
+              "verdict. The pruned students are compared with the distilled student trained for as many epochs "
+              "as they were (the retraining epochs, without pruning).", "",
+              "![effects](effects.png)", "", "![ablation](ablation.png)", "",
+              "## Student width (conv5), distilled with falling T (seed 0)", "",
               sweep.drop(columns=["f1"]).to_markdown(), "", "## Speed and size", "",
-              f"Measured in one run on this machine at {report['speed_and_size'] and speed.attrs.get('size')} px "
+              f"Measured in one run on this machine at {speed.attrs.get('size')} px "
               f"({'CUDA and ' if any('cuda' in c for c in speed.columns) else ''}CPU); ratios against the teacher. "
               "Unstructured pruning makes files smaller, not inference faster: dense kernels multiply zeros too.", "",
-              speed.round(3).to_markdown(), "", "![speed and size](speed_and_size.png)", "",
+              speed.round(3).to_markdown(floatfmt=",.3f"), "", "![speed and size](speed_and_size.png)", "",
               "## Learning curves (seed 0)", "", "![learning curves](learning_curves.png)", "",
               "## Where the distilled student errs (seed 0, test)", "", pairs.round(3).to_markdown(index=False), "",
               "![confusion](confusion.png)", "", "## Sparsity after pruning to 60 % (seed 0)", "",
@@ -387,25 +702,43 @@ def render_markdown(report, methods, sweep, speed, pairs, layers) -> str:
               "![sparsity](sparsity.png)", ""]
     return "\n".join(lines)
 
+# %% ../nbs/07_pipeline.ipynb #802b6501
+def readme_table(report: dict) -> str:
+    "The front page's tables of a run: test macro-F1 per method (mean ± std, per seed) and the paired effects."
+    names = method_names(report.get("settings"))
+    lines = ["| method | test macro-F1 | per seed | parameters |", "|---|---|---|---|"]
+    for key, m in report["methods"].items():
+        per_seed = ", ".join(f"{f:.3f}" for f in m["f1_per_seed"]) if m["seeds"] > 1 else ""
+        lines.append(f"| {names[key]} | {_fmt(m['f1'], m['f1_std'], m['seeds'])} | {per_seed} | {m['params']:,} |")
+    lines += ["", "| effect (paired over seeds) | mean difference ± standard error | wins | verdict |", "|---|---|---|---|"]
+    for e in report["effects"]:
+        se = "" if math.isnan(e["se"]) else f" ± {e['se']:.3f}"
+        lines.append(f"| {e['effect']} | {e['difference']:+.3f}{se} | {e['wins']}/{e['seeds']} | {e['verdict']} |")
+    return "\n".join(lines)
+
 # %% ../nbs/07_pipeline.ipynb #e0303d36
 def main(argv=None) -> int:
     "Entry point of the `lwm` command."
+    from lwm_nb import __version__
     parser = argparse.ArgumentParser(prog="lwm", description="Make image classifiers light: teacher, distilled student, pruned student, report.")
+    parser.add_argument("--version", action="version", version=f"lwm_nb {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     r = sub.add_parser("run", help="run the whole recipe and write the report",
                        description="Train the teacher, the student alone, KD, KD with falling T, prune 50 % and 60 % with "
                                    "retraining, and the conv5 sweep; write OUT/report.json, OUT/report.md and plots. "
                                    "Run again with the same arguments to resume.")
-    r.add_argument("--data", help="data folder with train/ valid/ test/ <class>/ images (default: the embedded digits)")
+    r.add_argument("--data", help="data folder with train/ valid/ test/ <class>/ images (default: the embedded digits, "
+                                  "written to $LWM_DATA/digits, else ~/.cache/lwm_nb/digits)")
     r.add_argument("--out", default="lwm_run", help="run folder (default: %(default)s)")
     r.add_argument("--profile", default="quick",
-                   help="quick: sized for the embedded data, ~14 min on 2 CPU cores; recipe: the reference settings for a GPU; "
+                   help="quick: sized for the embedded data, about 5 min on 2 CPU cores; recipe: the reference settings for a GPU; "
                         "or a .json file of settings that override quick (default: %(default)s)")
     r.add_argument("--seeds", type=int, help="student runs per method (default: the profile's)")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default: %(default)s")
     args = parser.parse_args(argv)
     try:
-        run_pipeline(args.data, args.out, args.profile, args.seeds, args.device)
+        # per-epoch bars only on a terminal: in a captured log every redraw would be a line
+        run_pipeline(args.data, args.out, args.profile, args.seeds, args.device, progress=sys.stderr.isatty())
     except KeyboardInterrupt:
         print(f"\nlwm: interrupted; run the same command again to resume from {args.out}", file=sys.stderr)
         return 130

@@ -4,10 +4,11 @@
 
 # %% ../nbs/05_train.ipynb #1e5f66ad
 from __future__ import annotations
-import math, time
+import hashlib, math, time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -19,20 +20,25 @@ from .models import atomic_save, save_model
 from .temperature import constant, linear
 
 # %% auto #0
-__all__ = ['make_scheduler', 'History', 'FitResult', 'resolve_device', 'fit']
+__all__ = ['make_scheduler', 'History', 'recalibrate_bn', 'TeacherCache', 'FitResult', 'resolve_device', 'fit']
 
 # %% ../nbs/05_train.ipynb #e3f5425e
 def make_scheduler(optimizer, kind: str, steps_per_epoch: int, max_lr: float = 1e-2, step_epochs: int = 2,
-                   gamma: float = 0.6, half_cycle_epochs: float = 1.0):
-    "The LR scheduler of `kind` ('step', 'cyclic' or 'constant') and whether it is stepped every batch (else every epoch)."
+                   gamma: float = 0.6, half_cycle_epochs: float = 1.0, epochs: int = 1):
+    "The LR scheduler of `kind` ('step', 'cyclic', 'onecycle' or 'constant') and whether it is stepped every batch (else every epoch)."
     if kind == "step": return torch.optim.lr_scheduler.StepLR(optimizer, step_size=step_epochs, gamma=gamma), False
     if kind == "cyclic":
         base = optimizer.param_groups[0]["lr"]
         if max_lr <= base: raise ValueError(f"max_lr ({max_lr}) must exceed lr ({base}) for a cyclic schedule.")
         return torch.optim.lr_scheduler.CyclicLR(optimizer, base_lr=base, max_lr=max_lr, cycle_momentum=False,
                     step_size_up=max(1, round(half_cycle_epochs * steps_per_epoch))), True
+    if kind == "onecycle":
+        base = optimizer.param_groups[0]["lr"]
+        if max_lr <= base: raise ValueError(f"max_lr ({max_lr}) must exceed lr ({base}) for a one-cycle schedule.")
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=max_lr, total_steps=epochs * steps_per_epoch,
+                    div_factor=max_lr / base, cycle_momentum=False), True
     if kind == "constant": return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda _: 1.0), False
-    raise ValueError(f"lr_schedule must be 'step', 'cyclic' or 'constant', not {kind!r}.")
+    raise ValueError(f"lr_schedule must be 'step', 'cyclic', 'onecycle' or 'constant', not {kind!r}.")
 
 # %% ../nbs/05_train.ipynb #16168fda
 class History(list):
@@ -63,6 +69,77 @@ class History(list):
         if title: fig.suptitle(title)
         fig.tight_layout()
         return _save(fig, path)
+
+# %% ../nbs/05_train.ipynb #e19f2622
+def recalibrate_bn(model: nn.Module, # the model whose BatchNorm running statistics are re-estimated in place
+                   loader, # batches of `(x, y)`; only `x` is used
+                   max_batches: int = 50, # at most this many batches are averaged
+                   device=None):
+    "Replace every BatchNorm layer's running mean and variance by their average over batches of `loader`; returns `model`."
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms: return model
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    momenta = [m.momentum for m in norms]
+    was_training = model.training
+    for m in norms: m.reset_running_stats(); m.momentum = None  # None: a cumulative average
+    model.train()
+    try:
+        with torch.no_grad():
+            for i, (x, _) in enumerate(loader):
+                if i == max_batches: break
+                if len(x) > 1: model(x.to(device))
+    finally:
+        for m, momentum in zip(norms, momenta): m.momentum = momentum
+        model.train(was_training)
+    return model
+
+# %% ../nbs/05_train.ipynb #ac72ecb3
+class TeacherCache(nn.Module):
+    "`teacher`, with its logits remembered by the bytes of each input batch (at most `max_bytes` of them), for as long as its weights stay the same."
+    def __init__(self,
+                 teacher: nn.Module, # the model whose answers are cached; used in eval mode
+                 max_bytes: int = 2**30, # memory for stored logits; past it, logits are computed but not stored
+                ):
+        super().__init__()
+        self.teacher, self.max_bytes = teacher, max_bytes
+        self.stored_bytes = self.hits = self.misses = 0
+        self._logits, self._weights_state, self._tensors = {}, None, None
+
+    def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half() may replace the teacher's tensors
+        self._tensors = None
+        return super()._apply(fn, *args, **kwargs)
+
+    def train(self, mode: bool = True):  # fit calls .eval() at every start: look at the teacher's tensors afresh
+        self._tensors = None
+        return super().train(mode)
+
+    def _weights_now(self) -> tuple:
+        if self._tensors is None: self._tensors = [*self.teacher.parameters(), *self.teacher.buffers()]
+        # any in-place change bumps a tensor's version; a move gives it new storage
+        return tuple((t.data_ptr(), t._version) for t in self._tensors)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        state = self._weights_now()
+        if state != self._weights_state:
+            self._logits.clear(); self.stored_bytes, self._weights_state = 0, state
+        batch = x.detach().contiguous()
+        key = hashlib.blake2b(batch.cpu().numpy().view(np.uint8), digest_size=20).digest() + \
+              f"{tuple(batch.shape)}{batch.dtype}{self.teacher.training}".encode()
+        stored = self._logits.get(key)
+        if stored is not None:
+            self.hits += 1
+            return stored.to(x.device)
+        self.misses += 1
+        logits = self.teacher(x)
+        size = logits.numel() * logits.element_size()
+        if self.stored_bytes + size <= self.max_bytes:
+            self._logits[key] = logits.detach().to("cpu", copy=True)
+            self.stored_bytes += size
+        return logits
+
+    def __repr__(self):
+        return (f"TeacherCache({type(self.teacher).__name__}, {len(self._logits)} batches, "
+                f"{self.stored_bytes / 2**20:.1f} MiB, {self.hits} hits, {self.misses} misses)")
 
 # %% ../nbs/05_train.ipynb #aa27f25b
 @dataclass
@@ -112,7 +189,7 @@ def _load_checkpoint(path: Path, config: dict) -> dict:
 def fit(model: nn.Module, loaders, epochs: int, *, teacher: nn.Module | None = None, alpha: float = 0.5,
         temperature=linear(10, 5), lr: float = 1e-3, lr_schedule: str = "cyclic", max_lr: float = 1e-2,
         step_epochs: int = 2, gamma: float = 0.6, half_cycle_epochs: float = 1.0, out=None, seed: int = 0,
-        device="auto", amp: bool | None = None, progress: bool = True) -> FitResult:
+        device="auto", amp: bool | None = None, recalibrate_bn_below: int = 50, progress: bool = True) -> FitResult:
     "Train `model` (distilled from `teacher` if given) on `loaders.train`, keep the epoch with the best macro-F1 on `loaders.valid`."
     if epochs < 1: raise ValueError(f"epochs must be at least 1, got {epochs}.")
     if isinstance(temperature, (int, float)): temperature = constant(temperature)
@@ -124,12 +201,12 @@ def fit(model: nn.Module, loaders, epochs: int, *, teacher: nn.Module | None = N
     config = {"epochs": epochs, "kd": teacher is not None, "alpha": alpha if teacher is not None else 0.0,
               "temperature": repr(temperature) if teacher is not None else None, "lr": lr, "lr_schedule": lr_schedule,
               "max_lr": max_lr, "step_epochs": step_epochs, "gamma": gamma, "half_cycle_epochs": half_cycle_epochs,
-              "seed": seed, "steps_per_epoch": steps, "n_params": sum(p.numel() for p in model.parameters())}
+              "seed": seed, "steps_per_epoch": steps, "recalibrate_bn_below": recalibrate_bn_below, "n_params": sum(p.numel() for p in model.parameters())}
     memory_format = torch.channels_last if device.type == "cuda" else torch.preserve_format
     model.to(device, memory_format=memory_format)
     if teacher is not None: teacher.to(device, memory_format=memory_format).eval()
     optimizer = torch.optim.Adam(model.parameters(), lr=lr)
-    scheduler, per_batch = make_scheduler(optimizer, lr_schedule, steps, max_lr, step_epochs, gamma, half_cycle_epochs)
+    scheduler, per_batch = make_scheduler(optimizer, lr_schedule, steps, max_lr, step_epochs, gamma, half_cycle_epochs, epochs)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     history, best_state, best_f1, best_epoch, start = History(), None, -math.inf, 0, 0
     out = Path(out).expanduser() if out is not None else None
@@ -172,10 +249,12 @@ def fit(model: nn.Module, loaders, epochs: int, *, teacher: nn.Module | None = N
             loss_sum += loss.item() * len(y); n_seen += len(y)
         lr_now = optimizer.param_groups[0]["lr"]
         if not per_batch: scheduler.step()
+        recalibrated = (epoch + 1) * steps < recalibrate_bn_below
+        if recalibrated: recalibrate_bn(model, loaders.train, device=device)
         valid = evaluate(model, loaders.valid)
         record = {"epoch": epoch + 1, "train_loss": loss_sum / max(n_seen, 1), "valid_loss": valid["loss"],
                   "valid_accuracy": valid["accuracy"], "valid_f1": valid["f1"], "lr": lr_now,
-                  "temperature": T, "seconds": time.perf_counter() - started}
+                  "temperature": T, "bn_recalibrated": recalibrated, "seconds": time.perf_counter() - started}
         history.append(record)
         if valid["f1"] > best_f1:
             best_f1, best_epoch, best_state = valid["f1"], epoch + 1, _cpu_copy(model.state_dict())

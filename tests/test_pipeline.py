@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 TINY = {"teacher_epochs": 1, "student_epochs": 2, "retrain_epochs": 1, "seeds": 2, "students_per_class": 5,
-        "sweep": [64, 16], "speed_size": 32}
+        "sweep": [64, 16], "speed_size": 32, "min_steps": 0, "teacher_min_steps": 0}
 
 
 @pytest.fixture(scope="module")
@@ -67,17 +67,26 @@ def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(env, tiny_prof
     result = lwm("run", "--profile", str(tiny_profile), "--out", str(straight), env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((straight / "report.json").read_text())
-    assert set(report["methods"]) == {"teacher", "student", "kd", "kd_decreasing_t", "pruned_50", "pruned_60"}
+    assert set(report["methods"]) == {"teacher", "student", "kd", "kd_decreasing_t", "kd_retrained", "pruned_50", "pruned_60"}
     for method in report["methods"].values():
         assert {"f1", "f1_std", "params"} <= set(method) and 0 <= method["f1"] <= 1
     assert report["methods"]["student"]["seeds"] == 2 and report["methods"]["teacher"]["seeds"] == 1
     assert report["methods"]["pruned_60"]["params"] < report["methods"]["pruned_50"]["params"] < report["methods"]["kd"]["params"]
     assert set(report["conv5_sweep"]) == {"64", "16"}
     assert report["profile"] == "tiny" and report["data"]["embedded"] is True
-    for name in ("report.md", "ablation.png", "learning_curves.png", "confusion.png", "sparsity.png",
-                 "speed_and_size.png", "methods.csv", "conv5_sweep.csv", "speed_and_size.csv"):
+    for name in ("report.md", "ablation.png", "effects.png", "learning_curves.png", "confusion.png", "sparsity.png",
+                 "speed_and_size.png", "methods.csv", "effects.csv", "conv5_sweep.csv", "speed_and_size.csv"):
         assert (straight / name).is_file(), name
     assert "## Methods" in (straight / "report.md").read_text()
+    assert "2 step(s) at a time" in result.stdout or os.cpu_count() < 2
+
+    # one core, one step at a time in one process: the same numbers as two steps side by side
+    single = tmp_path / "single"
+    result = subprocess.run(["taskset", "-c", "0", "lwm", "run", "--profile", str(tiny_profile), "--out", str(single)],
+                            env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "1 step(s) at a time with 1 thread(s) each" in result.stdout
+    assert report_without_timings(single) | {"data": None} == report_without_timings(straight) | {"data": None}
 
     resumed = tmp_path / "resumed"
     # kill it twice: inside the first student's training, and later inside the pruning steps

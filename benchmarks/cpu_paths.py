@@ -1,0 +1,76 @@
+"""The walkthrough's verdicts on other floating-point paths: `lwm run` with PyTorch's CPU kernels forced.
+
+    python benchmarks/cpu_paths.py [--paths native avx2 default] [--out DIR] [--profile quick] [--seeds N]
+
+Results are deterministic on one machine but not across machines: PyTorch picks its CPU kernels by
+instruction set, and `ATEN_CPU_CAPABILITY=default|avx2|avx512` forces one, which is how another
+machine computes. This runs the whole pipeline once per path (one after the other, each with the
+whole machine), then prints, per path, every method's test macro-F1 and every effect's paired
+verdict, and how long the run took. A lesson the walkthrough teaches must hold on every path.
+Each path is a full run (about five minutes on 2 cores for `quick`); finished folders are reused.
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+
+def run(path: str, out: Path, profile: str, seeds: int | None) -> float:
+    env = {**os.environ, "MPLBACKEND": "Agg"}
+    if path != "native": env["ATEN_CPU_CAPABILITY"] = path
+    command = [sys.executable, "-c", "from lwm_nb.pipeline import main; raise SystemExit(main())",
+               "run", "--out", str(out), "--profile", profile]
+    if seeds: command += ["--seeds", str(seeds)]
+    started = time.perf_counter()
+    subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - started
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--paths", nargs="+", default=["native", "avx2", "default"])
+    parser.add_argument("--out", default="cpu_paths", help="one run folder per path is made below it")
+    parser.add_argument("--profile", default="quick")
+    parser.add_argument("--seeds", type=int)
+    args = parser.parse_args()
+    import torch
+    print(f"torch {torch.__version__}, native CPU capability {torch.backends.cpu.get_cpu_capability()}, "
+          f"{os.cpu_count()} cores")
+    reports, seconds = {}, {}
+    for path in args.paths:
+        folder = Path(args.out) / path
+        seconds[path] = run(path, folder, args.profile, args.seeds)
+        reports[path] = json.loads((folder / "report.json").read_text())
+    methods = list(next(iter(reports.values()))["methods"])
+    print("\ntest macro-F1 (mean ± std over seeds [per seed])")
+    for m in methods:
+        cells = []
+        for path, r in reports.items():
+            v = r["methods"][m]
+            cells.append(f"{path}: {v['f1']:.3f} ± {v['f1_std']:.3f} [{', '.join(f'{f:.3f}' for f in v['f1_per_seed'])}]")
+        print(f"  {m:16s} " + " | ".join(cells))
+    print("\npaired effects: mean difference ± standard error (wins/seeds) -> verdict")
+    all_hold = True
+    for i, e0 in enumerate(next(iter(reports.values()))["effects"]):
+        cells = []
+        for path, r in reports.items():
+            e = r["effects"][i]
+            cells.append(f"{path}: {e['difference']:+.3f} ± {e['se']:.3f} ({e['wins']}/{e['seeds']}) -> {e['verdict']}")
+        verdicts = {r["effects"][i]["verdict"] for r in reports.values()}
+        print(f"  {e0['effect']}\n    " + "\n    ".join(cells) + ("" if len(verdicts) == 1 else "\n    ** verdicts differ **"))
+    kd = {p: r["effects"][1] for p, r in reports.items()}
+    for path, e in kd.items():
+        ok = e["wins"] == e["seeds"] and e["difference"] >= 0.04 and e["difference"] >= 3 * e["se"]
+        all_hold &= ok
+        print(f"KD (falling T) over the student alone on {path}: gain {e['difference']:+.3f}, "
+              f"{e['difference'] / e['se']:.1f} standard errors, {e['wins']}/{e['seeds']} seeds: "
+              + ("meets" if ok else "misses") + " the bar (every seed, >= 0.04, >= 3 SE)")
+    print("\nrun time: " + ", ".join(f"{p} {s / 60:.1f} min" for p, s in seconds.items()))
+    sys.exit(0 if all_hold else 1)
+
+
+if __name__ == "__main__":
+    main()
