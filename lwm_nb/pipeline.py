@@ -38,7 +38,7 @@ class Profile:
     teacher_epochs: int
     student_epochs: int
     retrain_epochs: int             # after each pruning step
-    teacher_lr_schedule: str        # 'step' (×0.6 every 2 epochs) or 'cyclic'
+    teacher_lr_schedule: str        # 'step' (×0.6 every 2 epochs), 'cyclic' or 'onecycle'
     students_per_class: int | None  # training images a class for the students (None: all)
     weights: str | None             # 'imagenet' or None
     seeds: int = 3                  # student runs per method
@@ -51,7 +51,7 @@ class Profile:
     retrain_lr: tuple = (1e-4, 1e-3)  # cyclic LR bounds when retraining a pruned student
     student_lr: tuple = (1e-3, 1e-2)  # LR bounds of the students
     student_lr_schedule: str = "cyclic"  # 'cyclic' (the recipe) or 'onecycle' (up once, then annealed to ~0)
-    mixup: float = 0.0              # MixUp's alpha for every training batch, teacher's and students' (0: none, as in the recipe)
+    mixup: float = 0.0              # MixUp's alpha for the students' training batches (0: none, as in the recipe)
     workers: int = 0                # DataLoader worker processes
     speed_size: int = 224           # image size for the speed and size table
     speed_batch: int = 64           # batch of the throughput column of the speed table
@@ -61,11 +61,10 @@ class Profile:
     teacher_cache_mb: int = 1024    # memory for the teacher's logits shared by the KD runs of a seed; off when they need more
 
 PROFILES = {
-    "quick": Profile("quick", size=32, batch_size=16, teacher_epochs=8, student_epochs=80, retrain_epochs=5,
-                     teacher_lr_schedule="step", students_per_class=10, weights=None, seeds=3, alpha=0.9,
-                     constant_temperature=3.0, start_temperature=4.0, end_temperature=2.0, sweep=(64, 32),
-                     student_lr_schedule="onecycle", mixup=0.4, speed_size=224, speed_batch=16,
-                     min_steps=300, teacher_min_steps=300, threads=1),
+    "quick": Profile("quick", size=32, batch_size=16, teacher_epochs=6, student_epochs=60, retrain_epochs=5,
+                     teacher_lr_schedule="step", students_per_class=20, weights=None, seeds=3, alpha=0.9,
+                     constant_temperature=2.0, start_temperature=4.0, end_temperature=2.0, sweep=(64, 32),
+                     mixup=0.4, speed_size=224, speed_batch=16, min_steps=300, teacher_min_steps=300, threads=1),
     "recipe": Profile("recipe", size=224, batch_size=64, teacher_epochs=15, student_epochs=30, retrain_epochs=10,
                       teacher_lr_schedule="step", students_per_class=None, weights="imagenet", seeds=1,
                       retrain_lr=(1e-3, 1e-2), workers=min(8, os.cpu_count() or 1)),
@@ -131,7 +130,7 @@ class Run:
         self.splits = load_splits(self.data_root, size=self.profile.size)  # bad data fails before the folder is claimed
         self._guard_settings()
         self.n_classes = len(self.splits.classes)
-        self.full = make_loaders(self.splits, self.profile.batch_size, self.profile.workers, seed=0, mixup=self.profile.mixup)
+        self.full = make_loaders(self.splits, self.profile.batch_size, self.profile.workers, seed=0)
         self._teacher = None
 
     def _guard_settings(self):
@@ -301,7 +300,7 @@ def teacher_check(self: Run) -> dict:
 @dataclass(frozen=True)
 class Job:
     "A unit of work for one process: its kind and argument, the steps (result names) it finishes, and their expected cost."
-    kind: str              # 'teacher', 'student' or 'distil'
+    kind: str              # 'teacher', 'student' or 'distil' (a seed's KD runs, pruning and control)
     arg: int | None
     steps: tuple[str, ...]
     cost: float            # in student-epochs, for the time estimate
@@ -332,12 +331,11 @@ def run_job(self: Run, kind: str, arg: int | None = None):
     if kind == "teacher": self.teacher_step()
     elif kind == "student": self.student_step(f"student/seed{arg}", arg)
     elif kind == "distil":
-        s = arg
-        self.student_step(f"kd/seed{s}", s, constant(p.constant_temperature))
-        self.student_step(f"kd_decreasing_t/seed{s}", s, linear(p.start_temperature, p.end_temperature))
-        self.pruning_steps(s)
-        self.control_step(s)
-        for w in (p.sweep if s == 0 else ()):
+        self.student_step(f"kd/seed{arg}", arg, constant(p.constant_temperature))
+        self.student_step(f"kd_decreasing_t/seed{arg}", arg, linear(p.start_temperature, p.end_temperature))
+        self.pruning_steps(arg)
+        self.control_step(arg)
+        for w in (p.sweep if arg == 0 else ()):
             if w != p.conv5: self.student_step(f"conv5_{w}/seed0", 0, linear(p.start_temperature, p.end_temperature), conv5=w)
     else: raise ValueError(f"unknown job kind {kind!r}")
 
@@ -731,7 +729,7 @@ def main(argv=None) -> int:
                                   "written to $LWM_DATA/digits, else ~/.cache/lwm_nb/digits)")
     r.add_argument("--out", default="lwm_run", help="run folder (default: %(default)s)")
     r.add_argument("--profile", default="quick",
-                   help="quick: sized for the embedded data, about 5 min on 2 CPU cores; recipe: the reference settings for a GPU; "
+                   help="quick: sized for the embedded data, about 6½ min on 2 CPU cores; recipe: the reference settings for a GPU; "
                         "or a .json file of settings that override quick (default: %(default)s)")
     r.add_argument("--seeds", type=int, help="student runs per method (default: the profile's)")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default: %(default)s")
