@@ -398,7 +398,9 @@ class Progress:
             now = time.perf_counter()
             done_now = sum(self.cost[s] for s in self.done) - self.cost_before
             left = sum(c for s, c in self.cost.items() if s not in self.done)
-            eta = f", about {_clock((now - self.since) * left / done_now)} left" if left and done_now > 0 else ""
+            # steps in flight are not counted yet, so an estimate from the first few would be far too high
+            settled = done_now >= 0.25 * (sum(self.cost.values()) - self.cost_before)
+            eta = f", about {_clock((now - self.since) * left / done_now)} left" if left and settled else ""
             self.run.log(f"lwm: [{len(self.done):>2}/{len(self.cost)}] {step} done, test macro-F1 "
                          f"{self.run.result(step)['f1']:.3f} — {_clock(now - self.started)} elapsed{eta}")
         for problem in self.run.teacher_check()["problems"]:
