@@ -44,6 +44,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                              'lwm_nb.data.read_rgb': ('data.html#read_rgb', 'lwm_nb/data.py'),
                              'lwm_nb.data.show_augmentations': ('data.html#show_augmentations', 'lwm_nb/data.py'),
                              'lwm_nb.data.show_samples': ('data.html#show_samples', 'lwm_nb/data.py'),
+                             'lwm_nb.data.tensor_digest': ('data.html#tensor_digest', 'lwm_nb/data.py'),
                              'lwm_nb.data.to_rgb': ('data.html#to_rgb', 'lwm_nb/data.py'),
                              'lwm_nb.data.train_transforms': ('data.html#train_transforms', 'lwm_nb/data.py')},
             'lwm_nb.distill': {'lwm_nb.distill.kd_loss': ('distill.html#kd_loss', 'lwm_nb/distill.py')},

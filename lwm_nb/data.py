@@ -20,7 +20,7 @@ from torchvision.transforms import v2
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'DIGIT_NAMES', 'EVAL_MEMORY_LIMIT', 'train_transforms', 'eval_transforms',
            'denormalize', 'to_rgb', 'read_rgb', 'is_readable_image', 'class_key', 'ImageSplit', 'Splits', 'load_splits',
            'default_digits_dir', 'make_digits', 'class_counts', 'SeededSampler', 'MemoizedSplit', 'Loaders',
-           'make_loaders', 'MixUpCollate', 'show_samples', 'show_augmentations']
+           'make_loaders', 'tensor_digest', 'MixUpCollate', 'show_samples', 'show_augmentations']
 
 # %% ../nbs/00_data.ipynb #5a008d93
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -310,6 +310,10 @@ def make_loaders(splits: Splits, batch_size: int = 64, workers: int = 0, seed: i
                    splits.classes)
 
 # %% ../nbs/00_data.ipynb #3136d08f
+def tensor_digest(t: torch.Tensor, size: int = 20) -> bytes:
+    "A blake2b digest of `t`'s bytes: equal digests mean equal contents (the same batch, bit for bit)."
+    return hashlib.blake2b(t.detach().contiguous().cpu().numpy().view(np.uint8), digest_size=size).digest()
+
 class MixUpCollate:
     "Collate `(image, label)` items into a batch and mix it with its roll by one: images and one-hot labels by `λ ~ Beta(alpha, alpha)`."
     def __init__(self, alpha: float, # the Beta distribution's two parameters; 0.2–1 is usual
@@ -320,8 +324,7 @@ class MixUpCollate:
     def __call__(self, items):
         x, y = default_collate(items)
         # seeded by the batch, not by torch's global generator (which v2.MixUp draws from)
-        digest = hashlib.blake2b(x.numpy().view(np.uint8), digest_size=8).digest()
-        lam = float(np.random.default_rng(int.from_bytes(digest, "little")).beta(self.alpha, self.alpha))
+        lam = float(np.random.default_rng(int.from_bytes(tensor_digest(x, 8), "little")).beta(self.alpha, self.alpha))
         one_hot = F.one_hot(y, self.n_classes).float()
         return lam * x + (1 - lam) * x.roll(1, 0), lam * one_hot + (1 - lam) * one_hot.roll(1, 0)
 

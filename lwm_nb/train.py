@@ -4,16 +4,16 @@
 
 # %% ../nbs/05_train.ipynb #1e5f66ad
 from __future__ import annotations
-import hashlib, math, time
+import math, time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
+from .data import tensor_digest
 from .distill import kd_loss
 from .evaluate import _save, evaluate
 from .models import atomic_save, save_model
@@ -122,9 +122,7 @@ class TeacherCache(nn.Module):
         state = self._weights_now()
         if state != self._weights_state:
             self._logits.clear(); self.stored_bytes, self._weights_state = 0, state
-        batch = x.detach().contiguous()
-        key = hashlib.blake2b(batch.cpu().numpy().view(np.uint8), digest_size=20).digest() + \
-              f"{tuple(batch.shape)}{batch.dtype}{self.teacher.training}".encode()
+        key = tensor_digest(x) + f"{tuple(x.shape)}{x.dtype}{self.teacher.training}".encode()
         stored = self._logits.get(key)
         if stored is not None:
             self.hits += 1
