@@ -61,8 +61,8 @@ class Profile:
     teacher_cache_mb: int = 1024    # memory for the teacher's logits shared by the KD runs of a seed; off when they need more
 
 PROFILES = {
-    "quick": Profile("quick", size=32, batch_size=16, teacher_epochs=6, student_epochs=60, retrain_epochs=5,
-                     teacher_lr_schedule="step", students_per_class=20, weights=None, seeds=3, alpha=0.9,
+    "quick": Profile("quick", size=32, batch_size=16, teacher_epochs=8, student_epochs=60, retrain_epochs=5,
+                     teacher_lr_schedule="onecycle", students_per_class=20, weights=None, seeds=3, alpha=0.9,
                      constant_temperature=2.0, start_temperature=4.0, end_temperature=2.0, sweep=(64, 32),
                      mixup=0.4, speed_size=224, speed_batch=16, min_steps=300, teacher_min_steps=300, threads=1),
     "recipe": Profile("recipe", size=224, batch_size=64, teacher_epochs=15, student_epochs=30, retrain_epochs=10,
@@ -299,44 +299,45 @@ def teacher_check(self: Run) -> dict:
 # %% ../nbs/07_pipeline.ipynb #919a8678
 @dataclass(frozen=True)
 class Job:
-    "A unit of work for one process: its kind and argument, the steps (result names) it finishes, and their expected cost."
-    kind: str              # 'teacher', 'student' or 'distil' (a seed's KD runs, pruning and control)
-    arg: int | None
+    "A unit of work for one process: its kind and argument, the steps (result names) it finishes, their expected cost, and the steps it needs first."
+    kind: str              # 'teacher', 'student', 'distil' (a seed's two KD runs), 'prune', 'control' or 'width'
+    arg: int | None        # the seed, or the width for 'width'
     steps: tuple[str, ...]
     cost: float            # in student-epochs, for the time estimate
-    needs_teacher: bool
+    needs: tuple[str, ...] = ()
 
 @patch
 def jobs(self: Run) -> list[Job]:
-    "Every job of the run, teacher first, longest first after it."
+    "Every job of the run in the order they are taken when ready: the teacher, the KD runs, what builds on them, the width sweep, the students alone."
     p = self.profile
     seeds = range(p.seeds)
     teacher_cost = 3.5 * p.teacher_epochs * len(self.splits.train) / max(len(self.student_loaders(0).train.dataset), 1)
-    out = [Job("teacher", None, ("teacher",), teacher_cost, False)]
-    out += [Job("student", s, (f"student/seed{s}",), p.student_epochs, False) for s in seeds]
-    widths = [w for w in p.sweep if w != p.conv5]
-    for s in seeds:  # seed 0's chain also trains the other widths: they see its images, so its teacher cache serves them
-        steps = (f"kd/seed{s}", f"kd_decreasing_t/seed{s}", f"pruned_50/seed{s}", f"pruned_60/seed{s}", f"kd_retrained/seed{s}")
-        cost = 2.4 * p.student_epochs + 4.8 * p.retrain_epochs
-        if s == 0:
-            steps += tuple(f"conv5_{w}/seed0" for w in widths)
-            cost += sum(p.student_epochs * (1.5 if w >= 512 else 1) for w in widths)
-        out.append(Job("distil", s, steps, cost, True))
+    # a seed's KD runs share one process and its TeacherCache: the first computes the teacher's logits, the second reads them
+    out = [Job("teacher", None, ("teacher",), teacher_cost)]
+    out += [Job("distil", s, (f"kd/seed{s}", f"kd_decreasing_t/seed{s}"), 2.4 * p.student_epochs, ("teacher",)) for s in seeds]
+    for s in seeds:
+        distilled = (f"kd_decreasing_t/seed{s}",)
+        out += [Job("prune", s, (f"pruned_50/seed{s}", f"pruned_60/seed{s}"), 2.4 * p.retrain_epochs, distilled),
+                Job("control", s, (f"kd_retrained/seed{s}",), 2.4 * p.retrain_epochs, distilled)]
+    out += [Job("width", w, (f"conv5_{w}/seed0",), 1.4 * p.student_epochs * (1.5 if w >= 512 else 1), ("teacher",))
+            for w in p.sweep if w != p.conv5]
+    # the students alone need nothing: they keep a core busy while the teacher trains, and fill gaps at the end
+    out += [Job("student", s, (f"student/seed{s}",), p.student_epochs) for s in seeds]
     return out
 
 @patch
 def run_job(self: Run, kind: str, arg: int | None = None):
     "Do the steps of the job `kind` with `arg` in this process (each finished step is stored, so a job cut short resumes)."
     p = self.profile
+    falling = linear(p.start_temperature, p.end_temperature)
     if kind == "teacher": self.teacher_step()
     elif kind == "student": self.student_step(f"student/seed{arg}", arg)
     elif kind == "distil":
         self.student_step(f"kd/seed{arg}", arg, constant(p.constant_temperature))
-        self.student_step(f"kd_decreasing_t/seed{arg}", arg, linear(p.start_temperature, p.end_temperature))
-        self.pruning_steps(arg)
-        self.control_step(arg)
-        for w in (p.sweep if arg == 0 else ()):
-            if w != p.conv5: self.student_step(f"conv5_{w}/seed0", 0, linear(p.start_temperature, p.end_temperature), conv5=w)
+        self.student_step(f"kd_decreasing_t/seed{arg}", arg, falling)
+    elif kind == "prune": self.pruning_steps(arg)
+    elif kind == "control": self.control_step(arg)
+    elif kind == "width": self.student_step(f"conv5_{arg}/seed0", 0, falling, conv5=arg)
     else: raise ValueError(f"unknown job kind {kind!r}")
 
 # %% ../nbs/07_pipeline.ipynb #ae2f70f8
@@ -434,8 +435,9 @@ def run_jobs(self: Run, started: float | None = None):
     running = {}
     try:
         while todo or running:
-            teacher_ready = self.result("teacher") is not None
-            for job in [j for j in todo if teacher_ready or not j.needs_teacher][:parallel - len(running)]:
+            ready = [j for j in todo if all(self.result(n) for n in j.needs)]
+            if not ready and not running: raise RuntimeError(f"no job can start: {todo[0]} needs steps that no job makes")
+            for job in ready[:parallel - len(running)]:
                 running[pool.submit(library._work, job.kind, job.arg)] = job; todo.remove(job)
             finished, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -731,7 +733,7 @@ def main(argv=None) -> int:
                                   "written to $LWM_DATA/digits, else ~/.cache/lwm_nb/digits)")
     r.add_argument("--out", default="lwm_run", help="run folder (default: %(default)s)")
     r.add_argument("--profile", default="quick",
-                   help="quick: sized for the embedded data, about 6½ min on 2 CPU cores; recipe: the reference settings for a GPU; "
+                   help="quick: sized for the embedded data, about 4½ min on 2 CPU cores; recipe: the reference settings for a GPU; "
                         "or a .json file of settings that override quick (default: %(default)s)")
     r.add_argument("--seeds", type=int, help="student runs per method (default: the profile's)")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default: %(default)s")

@@ -20,7 +20,8 @@ from .models import atomic_save, save_model
 from .temperature import constant, linear
 
 # %% auto #0
-__all__ = ['make_scheduler', 'History', 'recalibrate_bn', 'TeacherCache', 'FitResult', 'resolve_device', 'fit']
+__all__ = ['CHECKPOINT_OVERHEAD', 'make_scheduler', 'History', 'recalibrate_bn', 'TeacherCache', 'FitResult', 'resolve_device',
+           'fit']
 
 # %% ../nbs/05_train.ipynb #e3f5425e
 def make_scheduler(optimizer, kind: str, steps_per_epoch: int, max_lr: float = 1e-2, step_epochs: int = 2,
@@ -184,6 +185,8 @@ def _load_checkpoint(path: Path, config: dict) -> dict:
                          f"use another output folder, or delete it to start again.")
     return ckpt
 
+CHECKPOINT_OVERHEAD = 0.05  # most of the training time that writing checkpoints may take
+
 def fit(model: nn.Module, loaders, epochs: int, *, teacher: nn.Module | None = None, alpha: float = 0.5,
         temperature=linear(10, 5), lr: float = 1e-3, lr_schedule: str = "cyclic", max_lr: float = 1e-2,
         step_epochs: int = 2, gamma: float = 0.6, half_cycle_epochs: float = 1.0, out=None, seed: int = 0,
@@ -200,13 +203,15 @@ def fit(model: nn.Module, loaders, epochs: int, *, teacher: nn.Module | None = N
               "temperature": repr(temperature) if teacher is not None else None, "lr": lr, "lr_schedule": lr_schedule,
               "max_lr": max_lr, "step_epochs": step_epochs, "gamma": gamma, "half_cycle_epochs": half_cycle_epochs,
               "seed": seed, "steps_per_epoch": steps, "recalibrate_bn_below": recalibrate_bn_below, "n_params": sum(p.numel() for p in model.parameters())}
-    memory_format = torch.channels_last if device.type == "cuda" else torch.preserve_format
+    # channels_last on CPU too: training steps measured 1.3x (student) and 1.2x (teacher) faster at 32 px, one thread
+    memory_format = torch.channels_last
     model.to(device, memory_format=memory_format)
     if teacher is not None: teacher.to(device, memory_format=memory_format).eval()
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, fused=True)  # one kernel for all parameters: the per-tensor loop was 15 % of a small student's step
     scheduler, per_batch = make_scheduler(optimizer, lr_schedule, steps, max_lr, step_epochs, gamma, half_cycle_epochs, epochs)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     history, best_state, best_f1, best_epoch, start = History(), None, -math.inf, 0, 0
+    saved_epoch, last_save, save_seconds = 0, time.perf_counter(), 0.0
     out = Path(out).expanduser() if out is not None else None
     ckpt_path = out / "checkpoint.pt" if out is not None else None
     if ckpt_path is not None and ckpt_path.exists():
@@ -216,6 +221,7 @@ def fit(model: nn.Module, loaders, epochs: int, *, teacher: nn.Module | None = N
         _set_rng_state(ckpt["rng"])
         history, best_state = History(ckpt["history"]), ckpt["best_state"]
         best_f1, best_epoch, start = ckpt["best_f1"], ckpt["best_epoch"], ckpt["epoch"]
+        saved_epoch = start
     else:
         torch.manual_seed(seed)
     epoch_bar = tqdm(range(start, epochs), desc="epochs", initial=start, total=epochs, disable=not progress)
@@ -236,7 +242,7 @@ def fit(model: nn.Module, loaders, epochs: int, *, teacher: nn.Module | None = N
                 T = temperature((epoch * steps + i) / max(total_steps - 1, 1))
                 loss = kd_loss(logits, teacher_logits, y, T, alpha)
             if not torch.isfinite(loss):
-                kept = (f"the checkpoint of epoch {history[-1]['epoch']} in {out} is kept" if out and history
+                kept = (f"the checkpoint of epoch {saved_epoch} in {out} is kept" if out and saved_epoch
                         else "no checkpoint was written")
                 raise FloatingPointError(f"The training loss became {loss.item()} at epoch {epoch + 1}, step {i + 1} "
                                          f"(lr {optimizer.param_groups[0]['lr']:.3g}); {kept}. Try a lower learning rate.")
@@ -257,13 +263,20 @@ def fit(model: nn.Module, loaders, epochs: int, *, teacher: nn.Module | None = N
         if valid["f1"] > best_f1:
             best_f1, best_epoch, best_state = valid["f1"], epoch + 1, _cpu_copy(model.state_dict())
         epoch_bar.set_postfix(loss=f"{record['train_loss']:.3f}", f1=f"{valid['f1']:.3f}", best=f"{best_f1:.3f}")
-        if ckpt_path is not None:
+        due = epoch + 1 in (1, epochs) or time.perf_counter() - last_save >= save_seconds / CHECKPOINT_OVERHEAD
+        if ckpt_path is not None and due:
+            last_save = time.perf_counter()
             atomic_save({"config": config, "epoch": epoch + 1, "model": model.state_dict(),
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                          "scaler": scaler.state_dict(), "rng": _rng_state(), "history": list(history),
                          "best_state": best_state, "best_f1": best_f1, "best_epoch": best_epoch}, ckpt_path)
+            saved_epoch, save_seconds = epoch + 1, time.perf_counter() - last_save
+            last_save = time.perf_counter()
     epoch_bar.close()
     model.load_state_dict(best_state)
+    # the student goes back to the usual layout (torch's pruning flattens weights with .view); the teacher stays
+    # channels-last: new storage for its tensors would make a TeacherCache drop the logits the next KD run can reuse
+    model.to(memory_format=torch.contiguous_format)
     if out is not None and (start < epochs or not (out / "model.pt").exists()):
         save_model(model, out / "model.pt", classes=list(getattr(loaders, "classes", []) or []),
                    history=list(history), best_epoch=best_epoch, best_f1=best_f1)
