@@ -1,6 +1,6 @@
 """The walkthrough's verdicts on other floating-point paths: `lwm run` with PyTorch's CPU kernels forced.
 
-    python benchmarks/cpu_paths.py [--paths native avx2 default] [--out DIR] [--profile quick] [--seeds N]
+    python benchmarks/cpu_paths.py [--paths native avx2 default] [--out DIR] [--profile quick] [--seeds N] [--data DIR]
 
 Results are deterministic on one machine but not across machines: PyTorch picks its CPU kernels by
 instruction set, and `ATEN_CPU_CAPABILITY=default|avx2|avx512` forces one, which is how another
@@ -18,31 +18,33 @@ import time
 from pathlib import Path
 
 
-def run(path: str, out: Path, profile: str, seeds: int | None) -> float:
+def run(path: str, out: Path, profile: str, seeds: int | None, data: str | None = None) -> float:
     env = {**os.environ, "MPLBACKEND": "Agg"}
     if path != "native": env["ATEN_CPU_CAPABILITY"] = path
     command = [sys.executable, "-c", "from lwm_nb.pipeline import main; raise SystemExit(main())",
                "run", "--out", str(out), "--profile", profile]
     if seeds: command += ["--seeds", str(seeds)]
+    if data: command += ["--data", data]
     started = time.perf_counter()
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - started
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--paths", nargs="+", default=["native", "avx2", "default"])
     parser.add_argument("--out", default="cpu_paths", help="one run folder per path is made below it")
     parser.add_argument("--profile", default="quick")
     parser.add_argument("--seeds", type=int)
-    args = parser.parse_args()
+    parser.add_argument("--data", help="an image folder instead of the embedded digits")
+    args = parser.parse_args(argv)
     import torch
     print(f"torch {torch.__version__}, native CPU capability {torch.backends.cpu.get_cpu_capability()}, "
           f"{os.cpu_count()} cores")
     reports, seconds = {}, {}
     for path in args.paths:
         folder = Path(args.out) / path
-        seconds[path] = run(path, folder, args.profile, args.seeds)
+        seconds[path] = run(path, folder, args.profile, args.seeds, args.data)
         reports[path] = json.loads((folder / "report.json").read_text())
     methods = list(next(iter(reports.values()))["methods"])
     print("\ntest macro-F1 (mean ± std over seeds [per seed])")
