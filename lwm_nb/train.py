@@ -211,7 +211,7 @@ def fit(model: nn.Module, loaders, epochs: int, *, teacher: nn.Module | None = N
     scheduler, per_batch = make_scheduler(optimizer, lr_schedule, steps, max_lr, step_epochs, gamma, half_cycle_epochs, epochs)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
     history, best_state, best_f1, best_epoch, start = History(), None, -math.inf, 0, 0
-    saved_epoch, last_save, save_seconds = 0, time.perf_counter(), 0.0
+    saved_epoch, last_save, save_seconds = 0, time.perf_counter(), 0.0  # the checkpoint kept, when, and what writing it took
     out = Path(out).expanduser() if out is not None else None
     ckpt_path = out / "checkpoint.pt" if out is not None else None
     if ckpt_path is not None and ckpt_path.exists():
@@ -265,13 +265,13 @@ def fit(model: nn.Module, loaders, epochs: int, *, teacher: nn.Module | None = N
         epoch_bar.set_postfix(loss=f"{record['train_loss']:.3f}", f1=f"{valid['f1']:.3f}", best=f"{best_f1:.3f}")
         due = epoch + 1 in (1, epochs) or time.perf_counter() - last_save >= save_seconds / CHECKPOINT_OVERHEAD
         if ckpt_path is not None and due:
-            last_save = time.perf_counter()
+            began = time.perf_counter()
             atomic_save({"config": config, "epoch": epoch + 1, "model": model.state_dict(),
                          "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
                          "scaler": scaler.state_dict(), "rng": _rng_state(), "history": list(history),
                          "best_state": best_state, "best_f1": best_f1, "best_epoch": best_epoch}, ckpt_path)
-            saved_epoch, save_seconds = epoch + 1, time.perf_counter() - last_save
             last_save = time.perf_counter()
+            saved_epoch, save_seconds = epoch + 1, last_save - began
     epoch_bar.close()
     model.load_state_dict(best_state)
     # the student goes back to the usual layout (torch's pruning flattens weights with .view); the teacher stays
