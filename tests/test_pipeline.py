@@ -67,7 +67,7 @@ def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(env, tiny_prof
     result = lwm("run", "--profile", str(tiny_profile), "--out", str(straight), env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((straight / "report.json").read_text())
-    assert set(report["methods"]) == {"teacher", "student", "kd", "kd_decreasing_t", "kd_retrained", "pruned_50", "pruned_60"}
+    assert set(report["methods"]) == {"teacher", "student", "kd", "kd_decreasing_t", "kd_retrained_50", "kd_retrained", "pruned_50", "pruned_60"}
     for method in report["methods"].values():
         assert {"f1", "f1_std", "params"} <= set(method) and 0 <= method["f1"] <= 1
     assert report["methods"]["student"]["seeds"] == 2 and report["methods"]["teacher"]["seeds"] == 1
