@@ -19,8 +19,9 @@ from torchvision.transforms import v2
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'DIGIT_NAMES', 'EVAL_MEMORY_LIMIT', 'train_transforms', 'eval_transforms',
            'denormalize', 'to_rgb', 'read_rgb', 'is_readable_image', 'class_key', 'ImageSplit', 'Splits', 'load_splits',
-           'default_digits_dir', 'make_digits', 'class_counts', 'SeededSampler', 'MemoizedSplit', 'Loaders',
-           'make_loaders', 'tensor_digest', 'MixUpCollate', 'show_samples', 'show_augmentations']
+           'default_digits_dir', 'make_digits', 'per_class_subset', 'class_counts', 'SeededSampler', 'MemoizedSplit',
+           'Loaders', 'make_loaders', 'tensor_digest', 'MixUpCollate', 'save_figure', 'show_samples',
+           'show_augmentations']
 
 # %% ../nbs/00_data.ipynb #5a008d93
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -237,6 +238,19 @@ def make_digits(root=None) -> Path:
         if not (root / _DIGITS_DONE).exists(): raise  # lost a race to a concurrent call that finished: fine
     return root
 
+# %% ../nbs/00_data.ipynb #ccbc5d1e
+def per_class_subset(split: ImageSplit, # the split to draw from
+                     per_class: int | None, # images a class (all of a class that has fewer); None: the whole split
+                     seed: int, # the draw
+                    ) -> ImageSplit:
+    "`per_class` images of every class of `split`, drawn with `seed`."
+    if per_class is None: return split
+    rng = np.random.default_rng(seed)
+    targets = np.array(split.targets)
+    chosen = [i for c in range(len(split.classes)) for i in
+              rng.permutation(np.flatnonzero(targets == c))[:per_class]]
+    return split.subset(sorted(chosen))
+
 # %% ../nbs/00_data.ipynb #a0f41541
 def class_counts(splits: Splits):
     "Images per class and split, as a pandas DataFrame (one row a class)."
@@ -331,6 +345,15 @@ class MixUpCollate:
     def __repr__(self): return f"MixUpCollate(alpha={self.alpha}, n_classes={self.n_classes})"
 
 # %% ../nbs/00_data.ipynb #4dffa03e
+def save_figure(fig, # a matplotlib figure
+                path=None, # where to write it (PNG at 120 dpi; its folder is created); None: nowhere
+               ):
+    "Save `fig` to `path` if one is given, as every plot of lwm_nb does; returns `fig` so that a notebook shows it."
+    if path:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        fig.savefig(path, dpi=120, bbox_inches="tight")
+    return fig
+
 def show_samples(split: ImageSplit, n: int = 16, ncols: int = 8, seed: int = 0, path=None):
     "A grid of `n` random images of `split` with their class names; returns the figure (saved to `path` if given)."
     import matplotlib.pyplot as plt
@@ -342,8 +365,7 @@ def show_samples(split: ImageSplit, n: int = 16, ncols: int = 8, seed: int = 0, 
         path_i, label = split.samples[i]
         ax.imshow(read_rgb(path_i)); ax.set_title(split.classes[label][:18], fontsize=8)
     fig.tight_layout()
-    if path: fig.savefig(path, dpi=120)
-    return fig
+    return save_figure(fig, path)
 
 def show_augmentations(split: ImageSplit, index: int = 0, n: int = 6, size: int = 224, seed: int = 0, path=None):
     "One image, original and through `train_transforms(size)` `n` times; returns the figure."
@@ -356,5 +378,4 @@ def show_augmentations(split: ImageSplit, index: int = 0, n: int = 6, size: int 
         ax.imshow(denormalize(augmented).permute(1, 2, 0).numpy()); ax.set_title(f"augmented {k + 1}", fontsize=8)
     for ax in axes: ax.axis("off")
     fig.tight_layout()
-    if path: fig.savefig(path, dpi=120)
-    return fig
+    return save_figure(fig, path)

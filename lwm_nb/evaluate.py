@@ -14,6 +14,7 @@ from sklearn.metrics import f1_score, precision_recall_fscore_support, confusion
 from torch import nn
 from tqdm.auto import tqdm
 
+from .data import save_figure
 from .models import clone_model, count_params, mult_adds, save_model
 
 # %% auto #0
@@ -57,12 +58,6 @@ def per_class(result: dict, classes: list[str]):
     return table.sort_values(["f1", "support"], ascending=[True, False], kind="stable").reset_index(drop=True)
 
 # %% ../nbs/04_evaluate.ipynb #b8ff5ce8
-def _save(fig, path):
-    if path:
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        fig.savefig(path, dpi=120, bbox_inches="tight")
-    return fig
-
 def confused_pairs(result: dict, classes: list[str], top: int = 10):
     "The `top` most frequent mistakes as a DataFrame: true class, predicted class, count, share of the true class."
     import pandas as pd
@@ -81,7 +76,7 @@ def plot_confused_pairs(result: dict, classes: list[str], top: int = 10, path=No
     ax.barh([f"{t} → {p}" for t, p in zip(pairs.true, pairs.predicted)][::-1], pairs["count"][::-1])
     ax.set_xlabel("images"); ax.set_title(f"most confused pairs (of {result['n']} images)")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 def plot_confusion(result: dict, classes: list[str], max_classes: int = 30, normalize: bool = True, path=None):
     "Heat map of the confusion matrix (rows: true class) when there are at most `max_classes` classes, else the most confused pairs."
@@ -95,7 +90,7 @@ def plot_confusion(result: dict, classes: list[str], max_classes: int = 30, norm
                 xticklabels=classes, yticklabels=classes, ax=ax, cbar=True, square=True)
     ax.set_xlabel("predicted"); ax.set_ylabel("true")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 # %% ../nbs/04_evaluate.ipynb #22617579
 def _timed(fn, device: torch.device) -> float:
@@ -160,4 +155,4 @@ def plot_speed_and_size(table, path=None):
         ax.set_title(col.replace("_", " ")); ax.tick_params(axis="x", rotation=30)
     fig.suptitle(f"relative to {table.index[0]} ({table.attrs.get('size', '?')} px)", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_models.ipynb #03b634ae
 from __future__ import annotations
-import copy, os, pickle, tempfile
+import copy, json, os, pickle, tempfile
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +16,7 @@ from torchvision.models import (RegNet, RegNet_X_1_6GF_Weights, ShuffleNet_V2_X0
 # %% auto #0
 __all__ = ['STUDENT_STAGES', 'STUDENT_REPEATS', 'IMAGENET_WEIGHTS', 'MODEL_FORMAT', 'REFERENCE_CONV5_PARAMS', 'checkpoint_dir',
            'imagenet_checkpoint', 'load_fitting', 'teacher', 'student', 'count_params', 'mult_adds', 'width_table',
-           'architecture', 'atomic_save', 'save_model', 'load_model', 'clone_model']
+           'architecture', 'atomic_write', 'atomic_save', 'write_json', 'save_model', 'load_model', 'clone_model']
 
 # %% ../nbs/01_models.ipynb #6d31ea60
 STUDENT_STAGES = (24, 48, 96, 192)   # ShuffleNetV2 x0.5 channels before conv5
@@ -151,20 +151,30 @@ def _masks(model: nn.Module) -> dict[str, torch.Tensor]:
     return {f"{mn}.{bn[:-5]}".lstrip("."): b for mn, m in model.named_modules()
             for bn, b in m._buffers.items() if bn.endswith("_mask") and hasattr(m, bn[:-5] + "_orig")}
 
-def atomic_save(obj, path) -> Path:
-    "`torch.save` to a temporary file beside `path`, flushed to disk, then renamed over `path`."
+def atomic_write(path, # the file to write; its folder is created if missing
+                 write, # called with an open binary file: writes the content
+                ) -> Path:
+    "Write `path` through `write` into a temporary file beside it, flushed to disk, then renamed over it: a crash leaves the old file or the new one, never half of one. Every file lwm_nb keeps is written so."
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
+            write(f)
             f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+def atomic_save(obj, path) -> Path:
+    "`torch.save` `obj` to `path` with `atomic_write`."
+    return atomic_write(path, lambda f: torch.save(obj, f))
+
+def write_json(path, obj) -> Path:
+    "Write `obj` as indented JSON to `path` with `atomic_write`."
+    return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
 
 def _pack(state: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> dict:
     "One flat buffer per dtype plus an index; a pruned tensor contributes only the entries its mask keeps, and its mask one bit an entry."

@@ -11,7 +11,8 @@ from torch import nn
 from torch.nn.utils import prune
 from tqdm.auto import tqdm
 
-from .evaluate import _save, evaluate
+from .data import save_figure
+from .evaluate import evaluate
 from .models import clone_model, count_params
 from .train import fit
 
@@ -76,7 +77,7 @@ def plot_sparsity(model: nn.Module, title: str = "", path=None):
     ax.set_ylabel("share pruned"); ax.set_ylim(0, 1); ax.legend(loc="upper left")
     ax.set_title(title or "sparsity per layer")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 # %% ../nbs/06_prune.ipynb #f22e5bbc
 def sensitivity(model: nn.Module, loader, amounts=tuple(np.round(np.arange(0, 1.0, 0.1), 2)), progress: bool = False):
@@ -97,7 +98,7 @@ def plot_sensitivity(table, title: str = "", path=None):
     ax.set_xlabel("weights pruned (%)"); ax.set_ylabel("validation macro-F1"); ax.set_ylim(0, 1.02)
     ax.set_title(title or "pruning sensitivity, no retraining"); ax.grid(alpha=0.3)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 # %% ../nbs/06_prune.ipynb #94cfbc21
 def prune_and_retrain(model: nn.Module, loaders, amounts=(0.5, 0.6), epochs: int = 1, teacher: nn.Module | None = None,

@@ -15,7 +15,8 @@ from tqdm.auto import tqdm
 
 from .data import tensor_digest
 from .distill import kd_loss
-from .evaluate import _save, evaluate
+from .data import save_figure
+from .evaluate import evaluate
 from .models import atomic_save, save_model
 from .temperature import constant, linear
 
@@ -69,7 +70,7 @@ class History(list):
         for ax in (a, b, c): ax.set_xlabel("epoch")
         if title: fig.suptitle(title)
         fig.tight_layout()
-        return _save(fig, path)
+        return save_figure(fig, path)
 
 # %% ../nbs/05_train.ipynb #e19f2622
 def recalibrate_bn(model: nn.Module, # the model whose BatchNorm running statistics are re-estimated in place
