@@ -19,10 +19,11 @@ from .models import count_params, load_model, mult_adds, student, teacher, write
 from .prune import plot_sparsity, prune_and_retrain, sparsity_table
 from .temperature import constant, linear
 from .report import effects, summarize, write_report
-from .train import TeacherCache, fit, resolve_device
+from .train import TeacherCache, cyclic, fit, onecycle, resolve_device, step
 
 # %% auto #0
-__all__ = ['PROFILES', 'Profile', 'load_profile', 'Run', 'Job', 'available_cores', 'Progress', 'run_pipeline', 'main']
+__all__ = ['PROFILES', 'LR_SCHEDULES', 'Profile', 'load_profile', 'lr_schedule', 'Run', 'Job', 'available_cores', 'Progress',
+           'run_pipeline', 'main']
 
 # %% ../nbs/09_pipeline.ipynb #738a4c8f
 @dataclass(frozen=True)
@@ -84,6 +85,16 @@ def load_profile(profile) -> Profile:
     if unknown: raise ValueError(f"profile file {path} has unknown settings: {', '.join(sorted(unknown))}.")
     return replace(PROFILES["quick"], **{"name": path.stem, **_tuples(fields)})
 
+LR_SCHEDULES = {"step": lambda lr, max_lr: step(lr), "cyclic": cyclic, "onecycle": onecycle}
+
+def lr_schedule(kind: str, # a profile's name for it: 'step' (×0.6 every 2 epochs), 'cyclic' or 'onecycle'
+                bounds: tuple = (1e-3, 1e-2), # (lr, max_lr); `step` starts at lr
+               ):
+    "The LR schedule object (`05_train`) that a profile names."
+    if kind not in LR_SCHEDULES:
+        raise ValueError(f"unknown LR schedule {kind!r} in the profile: use {', '.join(map(repr, LR_SCHEDULES))}.")
+    return LR_SCHEDULES[kind](*bounds)
+
 # %% ../nbs/09_pipeline.ipynb #3ab6c47f
 class Run:
     "One pipeline run into the folder `out`: its steps, their stored results, and what the report needs."
@@ -91,6 +102,7 @@ class Run:
                  progress: bool = True, log=print):
         self.profile = load_profile(profile)
         if seeds is not None: self.profile = replace(self.profile, seeds=seeds)
+        for kind in (self.profile.teacher_lr_schedule, self.profile.student_lr_schedule): lr_schedule(kind)
         if self.profile.seeds < 1: raise ValueError(f"seeds must be at least 1, got {self.profile.seeds}.")
         if self.profile.threads < 0: raise ValueError(f"threads must be 0 (all cores) or more, got {self.profile.threads}.")
         self.device, self.progress, self.log = resolve_device(device), progress, log
@@ -161,7 +173,7 @@ def teacher_step(self: Run) -> dict:
                  f"{p.teacher_min_steps} steps)" if epochs > p.teacher_epochs else ""))
         torch.manual_seed(0)
         result = self._fit(teacher(self.n_classes, weights=p.weights, verbose=False), self.full, epochs,
-                           self.out / "teacher", 0, lr_schedule=p.teacher_lr_schedule)
+                           self.out / "teacher", 0, lr_schedule=lr_schedule(p.teacher_lr_schedule))
         record = self._record("teacher", result, self.out / "teacher")
     return record
 
@@ -197,15 +209,15 @@ def student_step(self: Run, name: str, seed: int, temperature=None, conv5: int |
     torch.manual_seed(seed)
     model = student(self.n_classes, conv5=conv5, weights=p.weights, verbose=False)
     kd = dict(teacher=self.teacher(), alpha=p.alpha, temperature=temperature) if temperature is not None else {}
-    result = self._fit(model, loaders, epochs, self.out / name, seed, lr=p.student_lr[0], max_lr=p.student_lr[1],
-                       lr_schedule=p.student_lr_schedule, **kd)
+    result = self._fit(model, loaders, epochs, self.out / name, seed,
+                       lr_schedule=lr_schedule(p.student_lr_schedule, p.student_lr), **kd)
     return self._record(name, result, self.out / name, {"conv5": conv5})
 
 @patch
 def _retrain_kwargs(self: Run) -> dict:
     p = self.profile
     return dict(teacher=self.teacher(), alpha=p.alpha, temperature=linear(p.start_temperature, p.end_temperature),
-                lr=p.retrain_lr[0], max_lr=p.retrain_lr[1], lr_schedule=p.student_lr_schedule)
+                lr_schedule=lr_schedule(p.student_lr_schedule, p.retrain_lr))
 
 @patch
 def pruning_steps(self: Run, seed: int) -> dict:
@@ -366,21 +378,21 @@ class Progress:
         self.cost_before = sum(self.cost[s] for s in self.done)
         self.warned = set()
 
-    def _finished(self, step: str) -> bool: return self.run.finished(step)
+    def _finished(self, name: str) -> bool: return self.run.finished(name)
 
     def update(self):
         "Log every step that finished since the last call (and what the teacher check found)."
-        for step in self.cost:
-            if step in self.done or not self._finished(step): continue
-            self.done.append(step)
+        for name in self.cost:
+            if name in self.done or not self._finished(name): continue
+            self.done.append(name)
             now = time.perf_counter()
             done_now = sum(self.cost[s] for s in self.done) - self.cost_before
             left = sum(c for s, c in self.cost.items() if s not in self.done)
             # steps in flight are not counted yet, so an estimate from the first few would be far too high
             settled = done_now >= 0.25 * (sum(self.cost.values()) - self.cost_before)
             eta = f", about {_clock((now - self.since) * left / done_now)} left" if left and settled else ""
-            self.run.log(f"lwm: [{len(self.done):>2}/{len(self.cost)}] {step} done, test macro-F1 "
-                         f"{self.run.result(step)['f1']:.3f} — {_clock(now - self.started)} elapsed{eta}")
+            self.run.log(f"lwm: [{len(self.done):>2}/{len(self.cost)}] {name} done, test macro-F1 "
+                         f"{self.run.result(name)['f1']:.3f} — {_clock(now - self.started)} elapsed{eta}")
         for problem in self.run.teacher_check()["problems"]:
             if problem not in self.warned: self.warned.add(problem); self.run.log(f"lwm: WARNING: {problem}")
 

@@ -1,6 +1,6 @@
 "Pruning: cumulative amounts, masks held through a whole retrain, compact files, export."
 import copy
-from types import SimpleNamespace
+from dataclasses import replace
 
 import pytest
 import torch
@@ -34,8 +34,7 @@ def test_pruning_is_global_and_by_magnitude():
 
 def test_masks_held_through_the_whole_schedule_and_selection(tmp_path):
     splits = load_splits(make_digits(tmp_path / "digits"), size=32)
-    subset = SimpleNamespace(train=splits.train.subset(range(192)), valid=splits.valid.subset(range(96)),
-                             test=splits.test, classes=splits.classes)
+    subset = replace(splits, train=splits.train.subset(range(192)), valid=splits.valid.subset(range(96)))
     loaders = make_loaders(subset, batch_size=32, seed=0)
     torch.manual_seed(0)
     model = student(10, conv5=16)

@@ -12,7 +12,7 @@ from sklearn.datasets import load_digits
 
 from lwm_nb.data import load_splits, make_loaders
 from lwm_nb.models import teacher
-from lwm_nb.train import fit
+from lwm_nb.train import fit, step
 
 CLASSES = ["ABBOTTS BABBLER", "BALD EAGLE", "CASPIAN TERN", "DALMATIAN PELICAN", "EMU"]
 
@@ -38,7 +38,7 @@ def teacher_f1(folder, recalibrate_bn_below):
     splits = load_splits(folder, size=32)
     assert len(splits.train) == 59
     torch.manual_seed(0)
-    result = fit(teacher(5), make_loaders(splits, 16, seed=0), epochs=6, lr_schedule="step", seed=0,
+    result = fit(teacher(5), make_loaders(splits, 16, seed=0), epochs=6, lr_schedule=step(1e-3, every=2, gamma=0.6), seed=0,
                  recalibrate_bn_below=recalibrate_bn_below, progress=False)
     assert len(result.history) * 4 == 24  # 4 batches an epoch: 24 optimizer steps in all
     return result.best_f1

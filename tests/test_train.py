@@ -4,18 +4,18 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from types import SimpleNamespace
+from dataclasses import replace
 
 import pytest
 import torch
 
 from lwm_nb.data import load_splits, make_digits, make_loaders
 from lwm_nb.models import load_model, student
-from lwm_nb.train import fit
+from lwm_nb.train import cyclic, fit
 
 JOB = """
 import sys, torch
-from types import SimpleNamespace
+from dataclasses import replace
 from lwm_nb.data import load_splits, make_digits, make_loaders
 from lwm_nb.models import student
 from lwm_nb import train
@@ -23,8 +23,7 @@ from lwm_nb.train import fit
 train.CHECKPOINT_OVERHEAD = float("inf")  # a checkpoint every epoch, so that the kills below land between known ones
 digits, out = sys.argv[1], sys.argv[2]
 splits = load_splits(digits, size=32)
-subset = SimpleNamespace(train=splits.train.subset(range(256)), valid=splits.valid.subset(range(128)),
-                         test=splits.test, classes=splits.classes)
+subset = replace(splits, train=splits.train.subset(range(256)), valid=splits.valid.subset(range(128)))
 loaders = make_loaders(subset, batch_size=32, seed=3)
 torch.manual_seed(3)
 fit(student(10, conv5=16), loaders, epochs=6, out=out if out != "-" else None, seed=3, progress=False)
@@ -86,8 +85,7 @@ def test_sigkill_at_any_moment_then_resume_equals_an_uninterrupted_run(digits, t
 
 def small_loaders(digits, n=128, seed=0):
     splits = load_splits(digits, size=32)
-    subset = SimpleNamespace(train=splits.train.subset(range(n)), valid=splits.valid.subset(range(64)),
-                             test=splits.test, classes=splits.classes)
+    subset = replace(splits, train=splits.train.subset(range(n)), valid=splits.valid.subset(range(64)))
     return make_loaders(subset, batch_size=32, seed=seed)
 
 
@@ -117,7 +115,7 @@ class PoisonAt:
 
 def test_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_checkpoint(digits, tmp_path):
     loaders = small_loaders(digits)
-    poisoned = SimpleNamespace(train=PoisonAt(loaders.train, 2, 3), valid=loaders.valid, classes=loaders.classes)
+    poisoned = replace(loaders, train=PoisonAt(loaders.train, 2, 3))
     # no BatchNorm re-estimation: PoisonAt counts passes over the loader, and that would be one more each epoch
     with pytest.raises(FloatingPointError, match=r"epoch 2, step 3.*checkpoint of epoch 1"):
         fit(student(10, conv5=16), poisoned, epochs=3, out=tmp_path, recalibrate_bn_below=0, progress=False)
@@ -129,8 +127,8 @@ def test_nan_loss_stops_with_epoch_and_step_and_keeps_the_last_checkpoint(digits
 
 def test_a_folder_is_not_resumed_with_other_settings(digits, tmp_path):
     fit(student(10, conv5=16), small_loaders(digits), epochs=1, out=tmp_path, progress=False)
-    with pytest.raises(ValueError, match="holds a run with other settings.*'lr'"):
-        fit(student(10, conv5=16), small_loaders(digits), epochs=1, out=tmp_path, lr=3e-3, progress=False)
+    with pytest.raises(ValueError, match="holds a run with other settings.*lr_schedule"):
+        fit(student(10, conv5=16), small_loaders(digits), epochs=1, out=tmp_path, lr_schedule=cyclic(3e-3, 1e-2), progress=False)
 
 
 def test_training_set_that_leaves_one_image_over(digits):
