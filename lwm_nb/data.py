@@ -4,15 +4,18 @@
 
 # %% ../nbs/00_data.ipynb #4bae234d
 from __future__ import annotations
+
 import csv, hashlib, os, shutil, tempfile, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from PIL import Image, ImageOps
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 from torchvision.transforms import v2
 
@@ -254,7 +257,6 @@ def per_class_subset(split: ImageSplit, # the split to draw from
 # %% ../nbs/00_data.ipynb #a0f41541
 def class_counts(splits: Splits):
     "Images per class and split, as a pandas DataFrame (one row a class)."
-    import pandas as pd
     counts = {s: np.bincount(getattr(splits, s).targets, minlength=len(splits.classes)) for s in SPLITS}
     return pd.DataFrame(counts, index=pd.Index(splits.classes, name="class"))
 
@@ -356,7 +358,6 @@ def save_figure(fig, # a matplotlib figure
 
 def show_samples(split: ImageSplit, n: int = 16, ncols: int = 8, seed: int = 0, path=None):
     "A grid of `n` random images of `split` with their class names; returns the figure (saved to `path` if given)."
-    import matplotlib.pyplot as plt
     idx = np.random.default_rng(seed).choice(len(split), size=min(n, len(split)), replace=False)
     nrows = -(-len(idx) // ncols)
     fig, axes = plt.subplots(nrows, ncols, figsize=(1.6 * ncols, 1.8 * nrows), squeeze=False)
@@ -369,7 +370,6 @@ def show_samples(split: ImageSplit, n: int = 16, ncols: int = 8, seed: int = 0, 
 
 def show_augmentations(split: ImageSplit, index: int = 0, n: int = 6, size: int = 224, seed: int = 0, path=None):
     "One image, original and through `train_transforms(size)` `n` times; returns the figure."
-    import matplotlib.pyplot as plt
     one = ImageSplit(split.samples[index:index + 1], split.classes, train_transforms(size))
     fig, axes = plt.subplots(1, n + 1, figsize=(1.8 * (n + 1), 2.1))
     axes[0].imshow(read_rgb(one.samples[0][0])); axes[0].set_title("original", fontsize=8)

@@ -4,14 +4,18 @@
 
 # %% ../nbs/04_evaluate.ipynb #8640db39
 from __future__ import annotations
+
 import statistics, tempfile, time
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
-import torch
-import torch.nn.functional as F
+import pandas as pd
+import seaborn as sns
 from sklearn.metrics import f1_score, precision_recall_fscore_support, confusion_matrix
+import torch
 from torch import nn
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .data import save_figure
@@ -51,7 +55,6 @@ def evaluate(model: nn.Module, loader, device=None, progress: bool = False) -> d
 # %% ../nbs/04_evaluate.ipynb #ddf63f23
 def per_class(result: dict, classes: list[str]):
     "Precision, recall, F1 and support of every class as a DataFrame, worst F1 first."
-    import pandas as pd
     labels = np.arange(len(classes))
     p, r, f, s = precision_recall_fscore_support(result["targets"], result["predictions"], labels=labels, zero_division=0)
     table = pd.DataFrame({"class": classes, "precision": p, "recall": r, "f1": f, "support": s})
@@ -60,7 +63,6 @@ def per_class(result: dict, classes: list[str]):
 # %% ../nbs/04_evaluate.ipynb #b8ff5ce8
 def confused_pairs(result: dict, classes: list[str], top: int = 10):
     "The `top` most frequent mistakes as a DataFrame: true class, predicted class, count, share of the true class."
-    import pandas as pd
     cm = confusion_matrix(result["targets"], result["predictions"], labels=np.arange(len(classes)))
     off = cm.copy(); np.fill_diagonal(off, 0)
     order = np.argsort(-off, axis=None, kind="stable")[:top]
@@ -70,7 +72,6 @@ def confused_pairs(result: dict, classes: list[str], top: int = 10):
 
 def plot_confused_pairs(result: dict, classes: list[str], top: int = 10, path=None):
     "Horizontal bars of the most frequent mistakes; returns the figure."
-    import matplotlib.pyplot as plt
     pairs = confused_pairs(result, classes, top)
     fig, ax = plt.subplots(figsize=(6, 0.35 * max(len(pairs), 1) + 1))
     ax.barh([f"{t} → {p}" for t, p in zip(pairs.true, pairs.predicted)][::-1], pairs["count"][::-1])
@@ -80,7 +81,6 @@ def plot_confused_pairs(result: dict, classes: list[str], top: int = 10, path=No
 
 def plot_confusion(result: dict, classes: list[str], max_classes: int = 30, normalize: bool = True, path=None):
     "Heat map of the confusion matrix (rows: true class) when there are at most `max_classes` classes, else the most confused pairs."
-    import matplotlib.pyplot as plt, seaborn as sns
     if len(classes) > max_classes: return plot_confused_pairs(result, classes, path=path)
     cm = confusion_matrix(result["targets"], result["predictions"], labels=np.arange(len(classes))).astype(float)
     if normalize: cm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
@@ -118,7 +118,6 @@ def file_size(model: nn.Module) -> int:
 def speed_and_size(models: dict[str, nn.Module], size: int = 224, batch: int = 64, devices=None,
                    warmup: int = 2, repeats: int = 5, progress: bool = True):
     "One row a model: parameters, mult-adds, file MB, latency (ms, batch 1) and throughput (img/s, batch `batch`) per device, ratios against the first model."
-    import pandas as pd
     devices = devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     rows = []
     for name, model in tqdm(models.items(), desc="speed and size", disable=not progress, leave=False):
@@ -145,7 +144,6 @@ def speed_and_size(models: dict[str, nn.Module], size: int = 224, batch: int = 6
 # %% ../nbs/04_evaluate.ipynb #31e77186
 def plot_speed_and_size(table, path=None):
     "Bars of parameters, file size and throughput per model, as ratios to the first; returns the figure."
-    import matplotlib.pyplot as plt
     speed_cols = [c for c in table.columns if c.endswith("_speedup")]
     cols = ["params_ratio", "file_ratio", *speed_cols]
     fig, axes = plt.subplots(1, len(cols), figsize=(3.2 * len(cols), 2.8))

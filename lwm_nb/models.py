@@ -4,10 +4,12 @@
 
 # %% ../nbs/01_models.ipynb #03b634ae
 from __future__ import annotations
+
 import copy, json, os, pickle, tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from torchvision.models import (RegNet, RegNet_X_1_6GF_Weights, ShuffleNet_V2_X0_5_Weights, ShuffleNetV2,
@@ -130,7 +132,6 @@ REFERENCE_CONV5_PARAMS = {1024: 879_917, 512: 511_789, 128: 235_693, 64: 189_677
 
 def width_table(n_classes: int = 525, widths=tuple(REFERENCE_CONV5_PARAMS), size: int = 224):
     "Parameters and mult-adds of the student for each conv5 width, beside the reference parameter counts (525 classes)."
-    import pandas as pd
     rows = []
     for w in widths:
         m = student(n_classes, conv5=w)

@@ -4,9 +4,12 @@
 
 # %% ../nbs/06_prune.ipynb #032b94f9
 from __future__ import annotations
+
 from pathlib import Path
 
+import matplotlib.pyplot as plt
 import numpy as np
+import pandas as pd
 from torch import nn
 from torch.nn.utils import prune
 from tqdm.auto import tqdm
@@ -56,7 +59,6 @@ def global_prune(model: nn.Module, amount: float) -> nn.Module:
 # %% ../nbs/06_prune.ipynb #9d0cf467
 def sparsity_table(model: nn.Module):
     "Per prunable layer: weights, pruned weights and sparsity, as a DataFrame (with a total row)."
-    import pandas as pd
     names = {id(m): n for n, m in model.named_modules()}
     rows = [{"layer": names[id(module)], "weights": weight.numel(),
              "pruned": 0 if mask is None else int((mask == 0).sum())} for module, weight, mask in _weights_and_masks(model)]
@@ -67,7 +69,6 @@ def sparsity_table(model: nn.Module):
 
 def plot_sparsity(model: nn.Module, title: str = "", path=None):
     "Bar chart of each prunable layer's sparsity, with the overall share as a line; returns the figure."
-    import matplotlib.pyplot as plt
     table = sparsity_table(model)
     layers = table.drop(index="total")
     fig, ax = plt.subplots(figsize=(max(6, 0.16 * len(layers)), 3))
@@ -82,7 +83,6 @@ def plot_sparsity(model: nn.Module, title: str = "", path=None):
 # %% ../nbs/06_prune.ipynb #f22e5bbc
 def sensitivity(model: nn.Module, loader, amounts=tuple(np.round(np.arange(0, 1.0, 0.1), 2)), progress: bool = False):
     "Validation macro-F1 and accuracy of copies of `model` pruned globally to each of `amounts`, without retraining."
-    import pandas as pd
     rows = []
     for amount in tqdm(amounts, desc="sensitivity", disable=not progress, leave=False):
         pruned = global_prune(clone_model(model), float(amount)) if amount > 0 else model
@@ -92,7 +92,6 @@ def sensitivity(model: nn.Module, loader, amounts=tuple(np.round(np.arange(0, 1.
 
 def plot_sensitivity(table, title: str = "", path=None):
     "Validation macro-F1 against sparsity; returns the figure."
-    import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(5, 3))
     ax.plot(table.index * 100, table.f1, "o-")
     ax.set_xlabel("weights pruned (%)"); ax.set_ylabel("validation macro-F1"); ax.set_ylim(0, 1.02)

@@ -4,7 +4,11 @@
 
 # %% ../nbs/03_temperature.ipynb #ce189a94
 from __future__ import annotations
+
 from dataclasses import dataclass
+
+import matplotlib.pyplot as plt
+import numpy as np
 
 # %% auto #0
 __all__ = ['constant', 'linear', 'plot_schedule']
@@ -37,7 +41,6 @@ class linear:
 # %% ../nbs/03_temperature.ipynb #94788505
 def plot_schedule(schedule, epochs: int = 30, steps_per_epoch: int = 100, ax=None):
     "Temperature against epoch, evaluated at every step as training asks for it; returns the figure."
-    import matplotlib.pyplot as plt, numpy as np
     total = epochs * steps_per_epoch
     steps = np.arange(total)
     temps = [schedule(s / max(total - 1, 1)) for s in steps]

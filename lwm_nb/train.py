@@ -4,14 +4,17 @@
 
 # %% ../nbs/05_train.ipynb #1e5f66ad
 from __future__ import annotations
+
 import math, time
 from dataclasses import dataclass
 from typing import ClassVar
 from pathlib import Path
 
+import matplotlib.pyplot as plt
+import pandas as pd
 import torch
-import torch.nn.functional as F
 from torch import nn
+import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .data import save_figure, tensor_digest
@@ -74,7 +77,6 @@ def _check_bounds(schedule):
 class History(list):
     "Per-epoch records of a run (a list of dicts), with a table and learning curves."
     def frame(self):
-        import pandas as pd
         return pd.DataFrame(list(self)).set_index("epoch") if self else pd.DataFrame()
 
     @property
@@ -84,7 +86,6 @@ class History(list):
 
     def plot(self, title: str = "", path=None):
         "Loss, validation F1/accuracy, and LR with temperature, per epoch; returns the figure."
-        import matplotlib.pyplot as plt
         df = self.frame()
         fig, (a, b, c) = plt.subplots(1, 3, figsize=(12, 3))
         a.plot(df.index, df.train_loss, "o-", label="train"); a.plot(df.index, df.valid_loss, "o-", label="valid")

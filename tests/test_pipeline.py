@@ -69,7 +69,7 @@ def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(env, tiny_prof
     report = json.loads((straight / "report.json").read_text())
     assert set(report["methods"]) == {"teacher", "student", "kd", "kd_decreasing_t", "kd_retrained_50", "kd_retrained", "pruned_50", "pruned_60"}
     for method in report["methods"].values():
-        assert {"f1", "f1_std", "params"} <= set(method) and 0 <= method["f1"] <= 1
+        assert {"f1", "f1_std", "params"} <= set(method)
     assert report["methods"]["student"]["seeds"] == 2 and report["methods"]["teacher"]["seeds"] == 1
     assert report["methods"]["pruned_60"]["params"] < report["methods"]["pruned_50"]["params"] < report["methods"]["kd"]["params"]
     assert set(report["conv5_sweep"]) == {"64", "16"}
@@ -105,8 +105,8 @@ def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(env, tiny_prof
     assert report_without_timings(resumed) | {"data": None} == report_without_timings(straight) | {"data": None}
 
     # a finished run is not redone; other settings in the same folder are refused
-    started = time.time()
+    stored = {p: p.stat().st_mtime_ns for p in (resumed / "results").glob("*.json")}
     assert lwm("run", "--profile", str(tiny_profile), "--out", str(resumed), env=env).returncode == 0
-    assert time.time() - started < 60
+    assert {p: p.stat().st_mtime_ns for p in (resumed / "results").glob("*.json")} == stored
     other = lwm("run", "--profile", "quick", "--out", str(resumed), env=env)
     assert other.returncode == 2 and "other settings" in other.stderr
