@@ -143,14 +143,16 @@ def speed_and_size(models: dict[str, nn.Module], size: int = 224, batch: int = 6
 
 # %% ../nbs/04_evaluate.ipynb #31e77186
 def plot_speed_and_size(table, path=None):
-    "Bars of parameters, file size and throughput per model, as ratios to the first; returns the figure."
+    "Bars of parameters, file size and throughput per model, as ratios to the first, on a log scale so that small models stay visible; returns the figure."
     speed_cols = [c for c in table.columns if c.endswith("_speedup")]
     cols = ["params_ratio", "file_ratio", *speed_cols]
-    fig, axes = plt.subplots(1, len(cols), figsize=(3.2 * len(cols), 2.8))
+    fig, axes = plt.subplots(1, len(cols), figsize=(3.4 * len(cols), 3.2))
     for ax, col in zip(np.atleast_1d(axes), cols):
-        bars = ax.bar(table.index, table[col], color="tab:blue" if "speedup" in col else "tab:gray")
-        ax.bar_label(bars, fmt="%.2f×" if "speedup" in col else "%.3f", fontsize=8)
-        ax.set_title(col.replace("_", " ")); ax.tick_params(axis="x", rotation=30)
+        values = table[col].astype(float)
+        bars = ax.bar(table.index, values, color="tab:blue" if "speedup" in col else "tab:gray")
+        ax.bar_label(bars, fmt="%.2f×" if "speedup" in col else "%.3f", fontsize=8, padding=2)
+        ax.set_yscale("log"); ax.set_ylim(values.min() / 3, values.max() * 4)  # room for the labels above the bars
+        ax.set_title(col.replace("_", " ")); ax.tick_params(axis="x", rotation=30, labelsize=8)
     fig.suptitle(f"relative to {table.index[0]} ({table.attrs.get('size', '?')} px)", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)

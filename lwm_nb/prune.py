@@ -67,15 +67,30 @@ def sparsity_table(model: nn.Module):
     table["sparsity"] = table.pruned / table.weights
     return table.set_index("layer")
 
+def _layer_kind(module: nn.Module) -> str:
+    if isinstance(module, nn.Linear): return "classifier"
+    if module.groups > 1 and module.groups == module.in_channels: return "depthwise 3×3"
+    return "1×1" if module.kernel_size == (1, 1) else f"{module.kernel_size[0]}×{module.kernel_size[1]}"
+
 def plot_sparsity(model: nn.Module, title: str = "", path=None):
-    "Bar chart of each prunable layer's sparsity, with the overall share as a line; returns the figure."
+    "Each prunable layer's sparsity in network order, coloured by kind of layer, with the network's stages marked and the overall share as a line; returns the figure."
     table = sparsity_table(model)
     layers = table.drop(index="total")
-    fig, ax = plt.subplots(figsize=(max(6, 0.16 * len(layers)), 3))
-    ax.bar(range(len(layers)), layers.sparsity, color="tab:purple")
+    kinds = [_layer_kind(m) for m, _ in prunable(model)]
+    colors = dict(zip(dict.fromkeys(kinds), plt.get_cmap("tab10").colors))
+    fig, ax = plt.subplots(figsize=(10, 3.2))
+    for kind, color in colors.items():
+        at = [i for i, k in enumerate(kinds) if k == kind]
+        ax.bar(at, layers.sparsity.iloc[at], color=color, label=kind)
     ax.axhline(table.loc["total", "sparsity"], color="black", ls="--", lw=1, label=f"overall {table.loc['total', 'sparsity']:.0%}")
-    ax.set_xticks(range(len(layers)), layers.index, rotation=90, fontsize=5)
-    ax.set_ylabel("share pruned"); ax.set_ylim(0, 1); ax.legend(loc="upper left")
+    stages = [name.split(".")[0] for name in layers.index]
+    starts = [i for i in range(len(stages)) if i == 0 or stages[i] != stages[i - 1]]
+    for s in starts[1:]: ax.axvline(s - 0.5, color="gray", lw=0.5)
+    ends = starts[1:] + [len(stages)]
+    ax.set_xticks([(s + e - 1) / 2 for s, e in zip(starts, ends)], [stages[s] for s in starts], fontsize=8, rotation=30, ha="right")
+    ax.set_xlabel(f"layer, input to output ({len(layers)} layers; a stage's blocks between the grey lines)")
+    ax.set_ylabel("share of weights pruned"); ax.set_ylim(0, 1)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     ax.set_title(title or "sparsity per layer")
     fig.tight_layout()
     return save_figure(fig, path)

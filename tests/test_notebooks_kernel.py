@@ -1,4 +1,8 @@
-"Every notebook runs top to bottom in a real Jupyter kernel, as JupyterLab runs it (on the small settings)."
+"""Every notebook runs top to bottom in a real Jupyter kernel, as JupyterLab runs it (on the small settings).
+
+CI runs each notebook once, with `nbdev-test`; this second run in a real kernel is marked slow and deselected by
+default: `python -m pytest -m slow tests/test_notebooks_kernel.py`. `tools/execute_notebooks.py`, which writes
+the committed outputs, runs every notebook in a real kernel at full size too."""
 from pathlib import Path
 
 import nbformat
@@ -8,6 +12,7 @@ from nbclient import NotebookClient
 NBS = Path(__file__).resolve().parents[1] / "nbs"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", sorted(NBS.glob("*.ipynb")), ids=lambda p: p.name)
 def test_notebook_runs_in_a_kernel(path, monkeypatch):
     monkeypatch.setenv("IN_TEST", "1")          # the kernel inherits it: the notebooks' small settings
