@@ -132,6 +132,7 @@ class Splits:
         return (f"Splits({str(self.root)!r}, {len(self.classes)} classes, train/valid/test = "
                 f"{len(self.train)}/{len(self.valid)}/{len(self.test)} images, {len(self.skipped)} skipped)")
 
+# %% ../nbs/00_data.ipynb #239512cd
 def _find_data_root(root: Path) -> Path:
     if not root.is_dir(): raise FileNotFoundError(f"Data folder {root} does not exist.")
     if any((root / s).is_dir() for s in SPLITS): return root
@@ -165,7 +166,12 @@ def _read_scientific_names(csv_path: Path, classes: list[str]) -> dict[str, str]
 def _check_images(paths: list[Path], workers: int) -> list[bool]:
     with ThreadPoolExecutor(max(1, workers)) as pool: return list(pool.map(is_readable_image, paths, chunksize=64))
 
-def load_splits(root, size: int = 224, check_images: bool = True, workers: int | None = None) -> Splits:
+# %% ../nbs/00_data.ipynb #f708f2ed
+def load_splits(root, # a folder with train/ valid/ test/ <CLASS>/ images (or one that holds such a folder)
+                size: int = 224, # images are resized to size × size
+                check_images: bool = True, # open every image once and skip (and name) those that cannot be read
+                workers: int | None = None, # threads that check images; None: a few per core
+               ) -> Splits:
     "Read `root/{train,valid,test}/<CLASS>/<image>`: train data with `train_transforms(size)`, valid and test with `eval_transforms(size)`."
     root = _find_data_root(Path(root).expanduser())
     missing = [s for s in SPLITS if not (root / s).is_dir()]
@@ -277,6 +283,7 @@ class SeededSampler(Sampler):
         self.epoch += 1
         return iter(list(zip(order.tolist(), seeds.tolist())))
 
+# %% ../nbs/00_data.ipynb #791c70fa
 class MemoizedSplit(Dataset):
     "An evaluation split (no augmentation) whose transformed images are computed on first use and then kept in memory."
     def __init__(self, split: ImageSplit):
@@ -297,6 +304,7 @@ class MemoizedSplit(Dataset):
 
 EVAL_MEMORY_LIMIT = 256 * 2**20  # bytes of float32 images an evaluation split may keep in memory
 
+# %% ../nbs/00_data.ipynb #4243f6b3
 @dataclass
 class Loaders:
     "The training, validation and test loaders of one `Splits`."
@@ -305,8 +313,14 @@ class Loaders:
     test: DataLoader
     classes: list[str]
 
-def make_loaders(splits: Splits, batch_size: int = 64, workers: int = 0, seed: int = 0,
-                 pin_memory: bool | None = None, eval_batch_size: int | None = None, mixup: float = 0.0) -> Loaders:
+def make_loaders(splits: Splits, # from `load_splits` (or `dataclasses.replace` of one, e.g. with fewer training images)
+                 batch_size: int = 64, # training batch
+                 workers: int = 0, # DataLoader worker processes
+                 seed: int = 0, # the training order and augmentation of every epoch
+                 pin_memory: bool | None = None, # None: when CUDA is present
+                 eval_batch_size: int | None = None, # None: the training batch, at least 64
+                 mixup: float = 0.0, # MixUp's alpha for the training batches; 0: no mixing
+                ) -> Loaders:
     "Seeded `DataLoader`s: training shuffled and augmented (and mixed, with `mixup` > 0), valid and test in order (in batches of `eval_batch_size`, default at least 64)."
     if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     # evaluation runs BatchNorm on its running statistics, so its batch size changes speed, not scores

@@ -11,8 +11,12 @@ import torch.nn.functional as F
 __all__ = ['kd_loss']
 
 # %% ../nbs/02_distill.ipynb #bcbfdca6
-def kd_loss(student_logits: torch.Tensor, teacher_logits: torch.Tensor | None, targets: torch.Tensor,
-            temperature: float = 1.0, alpha: float = 0.5) -> torch.Tensor:
+def kd_loss(student_logits: torch.Tensor, # [batch, classes], with gradients
+            teacher_logits: torch.Tensor | None, # [batch, classes]; no gradient flows into them; may be None when alpha = 0
+            targets: torch.Tensor, # class indices [batch], or class probabilities [batch, classes] (MixUp)
+            temperature: float = 1.0, # T > 0 softens both distributions
+            alpha: float = 0.5, # share of the KD term, in [0, 1]
+           ) -> torch.Tensor:
     "`(1 − alpha)·CE(student, targets) + alpha·T²·KL(softmax(teacher/T) ‖ softmax(student/T))`, KL averaged over the batch."
     if not 0 <= alpha <= 1: raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
     if not temperature > 0: raise ValueError(f"temperature must be positive, got {temperature}.")

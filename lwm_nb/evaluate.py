@@ -30,7 +30,11 @@ def model_device(model: nn.Module) -> torch.device:
     "The device of `model`'s first parameter (CPU for a model without parameters)."
     return next((p.device for p in model.parameters()), torch.device("cpu"))
 
-def evaluate(model: nn.Module, loader, device=None, progress: bool = False) -> dict:
+def evaluate(model: nn.Module, # put in eval mode for the pass, and back in its mode after
+             loader, # yields (images, class indices)
+             device=None, # None: the model's device
+             progress: bool = False, # a progress bar over the batches
+            ) -> dict:
     "Score `model` on `loader`: macro-F1 (scikit-learn's), accuracy, mean cross-entropy, predictions and targets."
     device = torch.device(device) if device is not None else model_device(model)
     was_training = model.training
@@ -115,8 +119,13 @@ def file_size(model: nn.Module) -> int:
     "Bytes of `model`'s file as `save_model` writes it."
     with tempfile.TemporaryDirectory() as d: return save_model(model, Path(d) / "model.pt").stat().st_size
 
-def speed_and_size(models: dict[str, nn.Module], size: int = 224, batch: int = 64, devices=None,
-                   warmup: int = 2, repeats: int = 5, progress: bool = True):
+def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are against the first
+                   size: int = 224, # image size of the timed batches
+                   batch: int = 64, # batch of the throughput columns (latency is at batch 1)
+                   devices=None, # None: CPU, and CUDA where present
+                   warmup: int = 2, # untimed passes first
+                   repeats: int = 5, # timed passes; the median is reported, with the spread
+                   progress: bool = True):
     "One row a model: parameters, mult-adds, file MB, latency (ms, batch 1) and throughput (img/s, batch `batch`) per device, ratios against the first model."
     devices = devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     rows = []

@@ -152,6 +152,7 @@ def _masks(model: nn.Module) -> dict[str, torch.Tensor]:
     return {f"{mn}.{bn[:-5]}".lstrip("."): b for mn, m in model.named_modules()
             for bn, b in m._buffers.items() if bn.endswith("_mask") and hasattr(m, bn[:-5] + "_orig")}
 
+# %% ../nbs/01_models.ipynb #fcf1a7c6
 def atomic_write(path, # the file to write; its folder is created if missing
                  write, # called with an open binary file: writes the content
                 ) -> Path:
@@ -177,6 +178,7 @@ def write_json(path, obj) -> Path:
     "Write `obj` as indented JSON to `path` with `atomic_write`."
     return atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
 
+# %% ../nbs/01_models.ipynb #64a5ceed
 def _pack(state: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> dict:
     "One flat buffer per dtype plus an index; a pruned tensor contributes only the entries its mask keeps, and its mask one bit an entry."
     index, buffers, bits = [], {}, []
@@ -217,6 +219,7 @@ def _unpack(packed: dict) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tens
         raise ValueError("the index and the buffers of the model file disagree")
     return state, masks
 
+# %% ../nbs/01_models.ipynb #d46b622c
 def save_model(model: nn.Module, path, **meta) -> Path:
     "Write `model` (architecture, weights, pruning masks compactly) and `meta` (e.g. `classes=`) to `path`, atomically."
     return atomic_save({"format": MODEL_FORMAT, **architecture(model), "meta": meta,

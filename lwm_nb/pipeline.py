@@ -107,8 +107,9 @@ class Run:
         if self.profile.threads < 0: raise ValueError(f"threads must be 0 (all cores) or more, got {self.profile.threads}.")
         self.device, self.progress, self.log = resolve_device(device), progress, log
         self.out = Path(out).expanduser()
-        if self.out.exists() and not self.out.is_dir():
-            raise ValueError(f"--out {self.out} is a file; give a folder for the run (it is created if missing).")
+        blocker = next((p for p in (self.out, *self.out.parents) if p.exists() and not p.is_dir()), None)
+        if blocker is not None:
+            raise ValueError(f"--out {self.out}: {blocker} is a file; give a folder for the run (it is created if missing).")
         self.data_root = Path(data).expanduser() if data is not None else make_digits(default_digits_dir())
         self.embedded = data is None
         self.splits = load_splits(self.data_root, size=self.profile.size)  # bad data fails before the folder is claimed
@@ -450,8 +451,14 @@ def collect(self: Run) -> tuple[dict, dict]:
     sweep = {w: self.result("kd_decreasing_t/seed0" if w == p.conv5 else f"conv5_{w}/seed0") for w in p.sweep}
     return results, sweep
 
-def run_pipeline(data=None, out="lwm_run", profile="quick", seeds: int | None = None, device="auto",
-                 progress: bool = True, log=print) -> dict:
+def run_pipeline(data=None, # an image folder (train/ valid/ test/ <class>/); None: the embedded digits
+                 out="lwm_run", # the run folder: resumed if it holds a run with the same settings
+                 profile="quick", # 'quick', 'recipe', a `Profile`, or a JSON file of fields that override quick
+                 seeds: int | None = None, # student runs per method; None: the profile's
+                 device="auto", # 'auto', 'cpu' or 'cuda'
+                 progress: bool = True, # per-epoch progress bars
+                 log=print, # where the one-line-a-step log goes
+                ) -> dict:
     "Run every step of the recipe into `out` (resuming what is there) and write the report; returns the report dict."
     started = time.perf_counter()
     run = Run(data, out, profile, seeds, device, progress, log)

@@ -115,8 +115,14 @@ def plot_sensitivity(table, title: str = "", path=None):
     return save_figure(fig, path)
 
 # %% ../nbs/06_prune.ipynb #94cfbc21
-def prune_and_retrain(model: nn.Module, loaders, amounts=(0.5, 0.6), epochs: int = 1, teacher: nn.Module | None = None,
-                      out=None, **fit_kwargs) -> dict:
+def prune_and_retrain(model: nn.Module, # pruned in place at the first amount
+                      loaders, # as `fit` takes them
+                      amounts=(0.5, 0.6), # total shares pruned, in turn (each counts the earlier pruning)
+                      epochs: int = 1, # retraining epochs after each pruning step
+                      teacher: nn.Module | None = None, # retrain with KD from it when given
+                      out=None, # folder: each step trains in out/pruned_<percent>/, resumable
+                      **fit_kwargs, # anything else `fit` takes (lr_schedule, temperature, alpha, seed, device...)
+                     ) -> dict:
     "Prune `model` globally to each share of `amounts` in turn, retraining with `fit` (KD when `teacher` is given) after each; returns `{amount: FitResult}`."
     results = {}
     for amount in amounts:
