@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .data import save_figure
-from .models import clone_model, count_params, mult_adds, save_model
+from .models import clone_model, count_params, make_permanent, mult_adds, save_model
 
 # %% auto #0
 __all__ = ['model_device', 'evaluate', 'per_class', 'confused_pairs', 'plot_confused_pairs', 'plot_confusion', 'measure_speed',
@@ -133,9 +133,10 @@ def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are aga
         model = clone_model(model).cpu()
         row = {"model": name, "params": count_params(model), "mult_adds_M": mult_adds(model, size) / 1e6,
                "file_MB": file_size(model) / 1e6}
+        deployed = make_permanent(clone_model(model))  # a pruned model is timed as it ships: masks applied once, not at every call
         for dev in devices:
-            latency = measure_speed(model, size, 1, dev, warmup, repeats)
-            throughput = measure_speed(model, size, batch, dev, warmup, repeats)
+            latency = measure_speed(deployed, size, 1, dev, warmup, repeats)
+            throughput = measure_speed(deployed, size, batch, dev, warmup, repeats)
             row |= {f"{dev}_latency_ms": 1e3 * latency["median"],
                     f"{dev}_latency_spread_ms": 1e3 * (latency["max"] - latency["min"]),
                     f"{dev}_img_per_s": batch / throughput["median"],

@@ -18,7 +18,8 @@ from torchvision.models import (RegNet, RegNet_X_1_6GF_Weights, ShuffleNet_V2_X0
 # %% auto #0
 __all__ = ['STUDENT_STAGES', 'STUDENT_REPEATS', 'IMAGENET_WEIGHTS', 'MODEL_FORMAT', 'REFERENCE_CONV5_PARAMS', 'checkpoint_dir',
            'imagenet_checkpoint', 'load_fitting', 'teacher', 'student', 'count_params', 'mult_adds', 'width_table',
-           'architecture', 'atomic_write', 'atomic_save', 'write_json', 'save_model', 'load_model', 'clone_model']
+           'architecture', 'atomic_write', 'atomic_save', 'write_json', 'save_model', 'load_model', 'clone_model',
+           'make_permanent']
 
 # %% ../nbs/01_models.ipynb #6d31ea60
 STUDENT_STAGES = (24, 48, 96, 192)   # ShuffleNetV2 x0.5 channels before conv5
@@ -269,3 +270,11 @@ def clone_model(model: nn.Module) -> nn.Module:
             for hook in module._forward_pre_hooks.values():
                 if isinstance(hook, BasePruningMethod): setattr(module, hook._tensor_name, hook.apply_mask(module))
     return copy.deepcopy(model)
+
+def make_permanent(model: nn.Module) -> nn.Module:
+    "Remove the pruning reparametrisation of every pruned weight (in place), keeping the zeros; returns `model` — as it is deployed, without a mask multiplied in at every call."
+    from torch.nn.utils.prune import BasePruningMethod, remove
+    for module in model.modules():
+        for hook in list(module._forward_pre_hooks.values()):
+            if isinstance(hook, BasePruningMethod): remove(module, hook._tensor_name)
+    return model

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_pipeline.ipynb #d4a13c28
 from __future__ import annotations
-import argparse, json, math, multiprocessing, os, sys, threading, time
+import argparse, json, math, multiprocessing, os, sys, tempfile, threading, time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -13,17 +13,18 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 
-from .data import default_digits_dir, load_splits, make_digits, make_loaders, per_class_subset
+from .data import DIGIT_NAMES, default_digits_dir, load_splits, make_digits, make_loaders, per_class_subset
 from .evaluate import confused_pairs, evaluate, plot_confusion, speed_and_size
-from .models import count_params, load_model, mult_adds, student, teacher, write_json
+from .export import deployment_speed, export_onnx, gzipped_size, load_onnx, predict, quantize_int8
+from .models import clone_model, count_params, load_model, make_permanent, mult_adds, student, teacher, write_json
 from .prune import plot_sparsity, prune_and_retrain, sparsity_table
 from .temperature import constant, linear
 from .report import effects, summarize, write_report
 from .train import TeacherCache, cyclic, fit, onecycle, resolve_device, step
 
 # %% auto #0
-__all__ = ['PROFILES', 'LR_SCHEDULES', 'Profile', 'load_profile', 'lr_schedule', 'Run', 'Job', 'available_cores', 'Progress',
-           'run_pipeline', 'main']
+__all__ = ['PROFILES', 'LR_SCHEDULES', 'DEPLOYED', 'Profile', 'load_profile', 'lr_schedule', 'Run', 'Job', 'available_cores',
+           'Progress', 'run_pipeline', 'export_command', 'predict_command', 'main']
 
 # %% ../nbs/09_pipeline.ipynb #738a4c8f
 @dataclass(frozen=True)
@@ -267,6 +268,85 @@ def speed(self: Run) -> list[dict]:
     write_json(self.out / "results" / "speed_and_size.json", {"rows": rows, "size": p.speed_size, "batch": p.speed_batch})
     return rows
 
+# %% ../nbs/09_pipeline.ipynb #260b1ed7
+DEPLOYED = {"onnx_fp32": ("kd_decreasing_t", "fp32"), "onnx_int8": ("kd_decreasing_t", "int8"),
+            "pruned_60_onnx_fp32": ("pruned_60", "fp32"), "pruned_60_onnx_int8": ("pruned_60", "int8")}
+
+@patch
+def model_file(self: Run, name: str) -> Path:
+    "The model file of step `name` ('kd_decreasing_t/seed0', 'pruned_60/seed1', ...)."
+    method, seed = name.split("/")
+    return self.out / (f"pruning/{seed}/{method}" if method.startswith("pruned_") else name) / "model.pt"
+
+@patch
+def deploy_step(self: Run, seed: int) -> dict:
+    "Export the seed's distilled student and its 60 %-pruned student to ONNX fp32 and INT8 (calibrated on the seed's training images), and score every file on test; returns `{name: record}`."
+    names = {k: f"{k}/seed{seed}" for k in DEPLOYED}
+    if all(self.finished(n) for n in names.values()): return {k: self.result(n) for k, n in names.items()}
+    self.log(f"deploy seed {seed}: the distilled and the 60 %-pruned student to ONNX fp32 and INT8")
+    folder = self.out / "deploy" / f"seed{seed}"
+    calibration = per_class_subset(self.splits.train, self.profile.students_per_class, seed)
+    check = torch.stack([self.splits.test[i][0] for i in range(min(16, len(self.splits.test)))])
+    for source in ("kd_decreasing_t", "pruned_60"):
+        todo = {k: n for k, n in names.items() if DEPLOYED[k][0] == source and not self.finished(n)}
+        if not todo: continue
+        model = load_model(self.model_file(f"{source}/seed{seed}"))
+        fp32 = export_onnx(model, folder / f"{source}.onnx", self.profile.size, self.splits.classes,
+                           self.splits.scientific_names, images=check)
+        files = {"fp32": fp32, "int8": quantize_int8(fp32, calibration, folder / f"{source}_int8.onnx")}
+        for key, name in todo.items():
+            file = files[DEPLOYED[key][1]]
+            scored = evaluate(load_onnx(file)[0], self.full.test)
+            write_json(self.out / "results" / f"{name}.json",
+                       {"f1": scored["f1"], "accuracy": scored["accuracy"], "params": count_params(model), "source": source,
+                        "format": f"ONNX {DEPLOYED[key][1].upper().replace('FP', 'fp')}", "file_bytes": file.stat().st_size,
+                        "file_bytes_gzip": gzipped_size(file)})
+    return {k: self.result(n) for k, n in names.items()}
+
+@patch
+def deploy_speed(self: Run) -> dict:
+    "Latency (batch 1) and throughput (batch 64) of seed 0's students as they ship — PyTorch eager, ONNX Runtime fp32 and INT8 — at `speed_size` px, in one run, with the thread count."
+    cached = self.result("deploy_speed")
+    if cached is not None: return cached
+    p = self.profile
+    self.log(f"lwm: deployment speed at {p.speed_size} px (batch 1 and 64), {torch.get_num_threads()} thread(s)")
+    dense, pruned = load_model(self.model_file("kd_decreasing_t/seed0")), load_model(self.model_file("pruned_60/seed0"))
+    calibration = per_class_subset(self.splits.train, p.students_per_class, 0)
+    with tempfile.TemporaryDirectory() as tmp:
+        onnx_files = {}
+        for name, model in (("student", dense), ("pruned 60 %", pruned)):
+            onnx_files[name] = export_onnx(model, Path(tmp) / f"{len(onnx_files)}.onnx", p.speed_size, self.splits.classes)
+            onnx_files[f"{name} INT8"] = quantize_int8(onnx_files[name], calibration, Path(tmp) / f"{len(onnx_files)}.onnx", n_images=64)
+        table = deployment_speed({"student, PyTorch eager": dense, "pruned 60 %, PyTorch eager": make_permanent(clone_model(pruned)),
+                                  "student, ONNX Runtime fp32": load_onnx(onnx_files["student"])[0],
+                                  "student, ONNX Runtime INT8": load_onnx(onnx_files["student INT8"])[0],
+                                  "pruned 60 %, ONNX Runtime fp32": load_onnx(onnx_files["pruned 60 %"])[0],
+                                  "pruned 60 %, ONNX Runtime INT8": load_onnx(onnx_files["pruned 60 % INT8"])[0]},
+                                 size=p.speed_size, batch=64, repeats=5)
+    record = {"rows": table.reset_index().to_dict("records"), **table.attrs}
+    write_json(self.out / "results" / "deploy_speed.json", record)
+    return record
+
+@patch
+def deployed(self: Run) -> dict:
+    "The shipped students over seeds, beside the PyTorch files they come from: `{name: {format, source, f1, f1_std, f1_per_seed, file_bytes, file_bytes_gzip, ...}}`."
+    seeds = range(self.profile.seeds)
+    rows = {}
+    for source in ("kd_decreasing_t", "pruned_60"):
+        records = [self.result(f"{source}/seed{s}") for s in seeds]
+        files = [self.model_file(f"{source}/seed{s}") for s in seeds]
+        rows[source] = {**summarize({source: records})[source], "format": "PyTorch (save_model)", "source": source,
+                        "file_bytes": round(np.mean([f.stat().st_size for f in files])),
+                        "file_bytes_gzip": round(np.mean([gzipped_size(f) for f in files]))}
+    for key, (source, _) in DEPLOYED.items():
+        records = [self.result(f"{key}/seed{s}") for s in seeds]
+        rows[key] = {**summarize({key: records})[key], "format": records[0]["format"], "source": source,
+                     "file_bytes": round(np.mean([r["file_bytes"] for r in records])),
+                     "file_bytes_gzip": round(np.mean([r["file_bytes_gzip"] for r in records]))}
+    dense = rows["kd_decreasing_t"]["file_bytes"]
+    for row in rows.values(): row["gzip_vs_dense_file"] = row["file_bytes_gzip"] / dense
+    return rows
+
 # %% ../nbs/09_pipeline.ipynb #1344fea8
 @patch
 def teacher_check(self: Run) -> dict:
@@ -290,7 +370,7 @@ def teacher_check(self: Run) -> dict:
 @dataclass(frozen=True)
 class Job:
     "A unit of work for one process: its kind and argument, the steps (result names) it finishes, their expected cost, and the steps it needs first."
-    kind: str              # 'teacher', 'student', 'distil' (a seed's two KD runs), 'prune', 'control' or 'width'
+    kind: str              # 'teacher', 'student', 'distil' (a seed's two KD runs), 'prune', 'control', 'deploy' or 'width'
     arg: int | None        # the seed, or the width for 'width'
     steps: tuple[str, ...]
     cost: float            # in student-epochs, for the time estimate
@@ -308,7 +388,8 @@ def jobs(self: Run) -> list[Job]:
     for s in seeds:
         distilled = (f"kd_decreasing_t/seed{s}",)
         out += [Job("prune", s, (f"pruned_50/seed{s}", f"pruned_60/seed{s}"), 2.4 * p.retrain_epochs, distilled),
-                Job("control", s, (f"kd_retrained_50/seed{s}", f"kd_retrained/seed{s}"), 2.4 * p.retrain_epochs, distilled)]
+                Job("control", s, (f"kd_retrained_50/seed{s}", f"kd_retrained/seed{s}"), 2.4 * p.retrain_epochs, distilled),
+                Job("deploy", s, tuple(f"{k}/seed{s}" for k in DEPLOYED), 0.5 * p.retrain_epochs, (*distilled, f"pruned_60/seed{s}"))]
     out += [Job("width", w, (f"conv5_{w}/seed0",), 1.4 * p.student_epochs * (1.5 if w >= 512 else 1), ("teacher",))
             for w in p.sweep if w != p.conv5]
     # the students alone need nothing: they keep a core busy while the teacher trains, and fill gaps at the end
@@ -327,6 +408,7 @@ def run_job(self: Run, kind: str, arg: int | None = None):
         self.student_step(f"kd_decreasing_t/seed{arg}", arg, falling)
     elif kind == "prune": self.pruning_steps(arg)
     elif kind == "control": self.control_step(arg)
+    elif kind == "deploy": self.deploy_step(arg)
     elif kind == "width": self.student_step(f"conv5_{arg}/seed0", 0, falling, conv5=arg)
     else: raise ValueError(f"unknown job kind {kind!r}")
 
@@ -474,12 +556,13 @@ def run_pipeline(data=None, # an image folder (train/ valid/ test/ <class>/); No
     results, sweep_records = run.collect()
     sweep = {str(w): {**summarize({"w": [r]})["w"], "mult_adds_M": mult_adds(student(run.n_classes, conv5=w), p.size) / 1e6}
              for w, r in sweep_records.items()}
-    with _threads(available_cores()): speed_rows = run.speed()
+    with _threads(available_cores()): speed_rows, deploy_speed = run.speed(), run.deploy_speed()
     report = {"profile": p.name, "settings": run.settings["profile"],
               "data": {"root": str(run.data_root), "embedded": run.embedded, "classes": run.n_classes,
                        "train": len(run.splits.train), "valid": len(run.splits.valid), "test": len(run.splits.test),
                        "students_train": len(run.student_loaders(0).train.dataset)},
               "seeds": p.seeds, "methods": summarize(results), "conv5_sweep": sweep, "speed_and_size": speed_rows,
+              "deploy": run.deployed(), "deploy_speed": deploy_speed,
               "teacher_check": run.teacher_check()}
     report["effects"] = effects(report["methods"])
     run.finish_report(report, results)
@@ -498,6 +581,36 @@ def finish_report(self: Run, report: dict, results: dict) -> dict:
     return write_report(report, self.out, {k: v[0]["history"] for k, v in results.items()},
                         confused_pairs(best_test, self.splits.classes, top=10), sparsity_table(pruned))
 
+# %% ../nbs/09_pipeline.ipynb #d10f64ee
+def export_command(model_path, # a .pt file from `lwm run` or `save_model`
+                   out, # folder for the .onnx files
+                   int8: bool = False, # also write an INT8 file
+                   calibrate=None, # image folder to calibrate INT8 on; None: the embedded digits, for a digits model
+                   size: int | None = None, # input size; None: the size the model was trained at, else 224
+                  ) -> list[Path]:
+    "What `lwm export` does: MODEL.pt -> OUT/<name>.onnx (and OUT/<name>_int8.onnx); returns the files written."
+    model, meta = load_model(model_path, with_meta=True)
+    classes = meta.get("classes") or None
+    size = size or meta.get("input_size") or 224
+    name = Path(model_path).stem
+    files = [export_onnx(model, Path(out) / f"{name}.onnx", size, classes, meta.get("scientific_names"))]
+    if int8:
+        if calibrate is None and classes != list(DIGIT_NAMES):
+            raise ValueError("--int8 needs training images to calibrate on: give --calibrate DATA_DIR (a folder with train/ <class>/ images).")
+        data = calibrate if calibrate is not None else make_digits(default_digits_dir())
+        files.append(quantize_int8(files[0], data, Path(out) / f"{name}_int8.onnx"))
+    return files
+
+def predict_command(model_path, images: list[str], top: int = 5, as_json: bool = False) -> int:
+    "What `lwm predict` does: print each image's top classes (JSON lines with `as_json`), name what was skipped; returns the exit status."
+    predictions, skipped = predict(model_path, images, top)
+    for f, why in skipped: print(f"lwm: skipped {f}: {why}", file=sys.stderr)
+    for p in predictions:
+        if as_json: print(json.dumps(p))
+        else: print(f"{p['image']}: " + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in p["top"]))
+    if not predictions: print("lwm: error: no image could be classified", file=sys.stderr)
+    return 0 if predictions else 1
+
 # %% ../nbs/09_pipeline.ipynb #e0303d36
 def main(argv=None) -> int:
     "Entry point of the `lwm` command."
@@ -513,16 +626,37 @@ def main(argv=None) -> int:
                                   "written to $LWM_DATA/digits, else ~/.cache/lwm_nb/digits)")
     r.add_argument("--out", default="lwm_run", help="run folder (default: %(default)s)")
     r.add_argument("--profile", default="quick",
-                   help="quick: sized for the embedded data, about 4½ min on 2 CPU cores; recipe: the reference settings for a GPU; "
+                   help="quick: sized for the embedded data, about 5 min on 2 CPU cores; recipe: the reference settings for a GPU; "
                         "or a .json file of settings that override quick (default: %(default)s)")
     r.add_argument("--seeds", type=int, help="student runs per method (default: the profile's)")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default: %(default)s")
+    e = sub.add_parser("export", help="write a model file as ONNX, and as INT8 ONNX",
+                       description="Export a .pt model file to OUT/<name>.onnx (checked against PyTorch), and with --int8 to "
+                                   "OUT/<name>_int8.onnx, quantized with ONNX Runtime on training images.")
+    e.add_argument("model", help="a .pt file written by lwm run (e.g. RUN/kd_decreasing_t/seed0/model.pt)")
+    e.add_argument("--out", required=True, help="folder for the .onnx files (created if missing)")
+    e.add_argument("--int8", action="store_true", help="also write the INT8 file")
+    e.add_argument("--calibrate", help="folder with train/ <class>/ images to calibrate INT8 on (default for a digits model: the embedded digits)")
+    e.add_argument("--size", type=int, help="input size (default: the size the model was trained at, else 224)")
+    pr = sub.add_parser("predict", help="classify image files with a .pt or .onnx model",
+                        description="Print each image's top classes with probabilities. Folders are searched for images; files "
+                                    "that are not images are named and skipped.")
+    pr.add_argument("model", help="a .pt file (lwm run, save_model) or an .onnx file (lwm export)")
+    pr.add_argument("images", nargs="+", help="image files and folders")
+    pr.add_argument("--top", type=int, default=5, help="classes an image (default: %(default)s)")
+    pr.add_argument("--json", action="store_true", help="one JSON object a line")
     args = parser.parse_args(argv)
     try:
-        # per-epoch bars only on a terminal: in a captured log every redraw would be a line
-        run_pipeline(args.data, args.out, args.profile, args.seeds, args.device, progress=sys.stderr.isatty())
+        if args.command == "export":
+            for f in export_command(args.model, args.out, args.int8, args.calibrate, args.size): print(f)
+        elif args.command == "predict":
+            if args.top < 1: raise ValueError(f"--top must be at least 1, got {args.top}.")
+            return predict_command(args.model, args.images, args.top, args.json)
+        else:  # per-epoch bars only on a terminal: in a captured log every redraw would be a line
+            run_pipeline(args.data, args.out, args.profile, args.seeds, args.device, progress=sys.stderr.isatty())
     except KeyboardInterrupt:
-        print(f"\nlwm: interrupted; run the same command again to resume from {args.out}", file=sys.stderr)
+        print("\nlwm: interrupted" + (f"; run the same command again to resume from {args.out}" if args.command == "run" else ""),
+              file=sys.stderr)
         return 130
     except (OSError, ValueError, RuntimeError, KeyError) as e:
         message = " ".join(str(e).split()) if not isinstance(e, KeyError) else f"missing {e}"

@@ -21,7 +21,7 @@ from .train import fit
 
 # %% auto #0
 __all__ = ['prunable', 'pruned_share', 'global_prune', 'sparsity_table', 'plot_sparsity', 'sensitivity', 'plot_sensitivity',
-           'prune_and_retrain', 'make_permanent']
+           'prune_and_retrain']
 
 # %% ../nbs/06_prune.ipynb #02d28f18
 def prunable(model: nn.Module) -> list[tuple[nn.Module, str]]:
@@ -131,11 +131,3 @@ def prune_and_retrain(model: nn.Module, # pruned in place at the first amount
         results[amount] = fit(model, loaders, epochs, teacher=teacher, out=folder, **fit_kwargs)
         model = clone_model(results[amount].model)  # each result keeps its own model at its own sparsity
     return results
-
-# %% ../nbs/06_prune.ipynb #1f959aca
-def make_permanent(model: nn.Module) -> nn.Module:
-    "Remove the pruning reparametrisation of every pruned weight (in place), keeping the zeros; returns `model`."
-    for module in model.modules():
-        for hook in list(module._forward_pre_hooks.values()):
-            if isinstance(hook, prune.BasePruningMethod): prune.remove(module, hook._tensor_name)
-    return model

@@ -14,13 +14,14 @@ from scipy import stats
 
 from .data import save_figure
 from .evaluate import plot_speed_and_size
+from .export import plot_deployment
 from .models import REFERENCE_CONV5_PARAMS, write_json
 from .train import History
 
 # %% auto #0
-__all__ = ['METHODS', 'REFERENCE', 'EFFECTS', 'SPEED_COLUMNS', 'summarize', 'paired', 'effects', 'method_names', 'methods_table',
-           'effects_table', 'sweep_table', 'plot_ablation', 'plot_effects', 'plot_curves', 'speed_markdown',
-           'render_markdown', 'write_report', 'readme_table']
+__all__ = ['METHODS', 'REFERENCE', 'EFFECTS', 'SPEED_COLUMNS', 'DEPLOY_NAMES', 'summarize', 'paired', 'effects', 'method_names',
+           'methods_table', 'effects_table', 'sweep_table', 'plot_ablation', 'plot_effects', 'plot_curves',
+           'speed_markdown', 'deploy_speed_table', 'deploy_markdown', 'render_markdown', 'write_report', 'readme_table']
 
 # %% ../nbs/08_report.ipynb #cc6ef453
 METHODS = {"teacher": "teacher (RegNetX-1.6GF)", "student": "student alone", "kd": "KD, constant T",
@@ -186,6 +187,35 @@ def speed_markdown(speed: pd.DataFrame) -> str:
     table["params"] = table.params.map("{:,}".format)
     return table.to_markdown(floatfmt=",.2f")
 
+def deploy_speed_table(report: dict) -> pd.DataFrame:
+    "The deployment speed of a run (latency at batch 1, throughput at batch 64, ratios against PyTorch eager) as a DataFrame."
+    d = report["deploy_speed"]
+    table = pd.DataFrame(d["rows"]).set_index("model")
+    table.attrs.update({k: v for k, v in d.items() if k != "rows"})
+    return table
+
+DEPLOY_NAMES = {"kd_decreasing_t": "distilled student, PyTorch", "onnx_fp32": "distilled student, ONNX fp32",
+                "onnx_int8": "distilled student, ONNX INT8", "pruned_60": "pruned 60 %, PyTorch",
+                "pruned_60_onnx_fp32": "pruned 60 %, ONNX fp32", "pruned_60_onnx_int8": "pruned 60 %, ONNX INT8"}
+
+def deploy_markdown(report: dict) -> list[str]:
+    "The report's Deploy section: the shipped files' test macro-F1 and sizes, and their speed."
+    rows = [{"model": DEPLOY_NAMES.get(k, k), "test macro-F1": _fmt(v["f1"], v["f1_std"], v["seeds"]),
+             "file bytes": f"{v['file_bytes']:,}", "gzip bytes": f"{v['file_bytes_gzip']:,}",
+             "gzip / dense .pt file": f"{v['gzip_vs_dense_file']:.3f}"} for k, v in report["deploy"].items()]
+    speed = deploy_speed_table(report)
+    a = speed.attrs
+    return ["## Deploy", "",
+            "The distilled student and its 60 %-pruned student of every seed, exported to ONNX and quantized to INT8 with "
+            "ONNX Runtime (calibrated on the seed's training images), each file scored on test as ONNX Runtime runs it "
+            "(mean ± std over seeds). Sizes are bytes as written and gzip-compressed, as shipped, against the dense "
+            "PyTorch file of the distilled student.", "",
+            pd.DataFrame(rows).set_index("model").to_markdown(), "",
+            f"Speed of seed 0's students as they ship, measured in one run on this machine's CPU with {a.get('threads')} "
+            f"thread(s) for both runtimes, at {a.get('size')} px: latency at batch 1, images a second at batch {a.get('batch')}, "
+            "and both as speed-ups against the student in PyTorch eager (the pruned one with its masks applied once).", "",
+            speed.to_markdown(floatfmt=",.2f"), "", "![deployment speed](deploy_speed.png)", ""]
+
 # %% ../nbs/08_report.ipynb #b8f6d9b6
 def render_markdown(report: dict, # a run's report, as `write_report` stores it in report.json
                     pairs: pd.DataFrame | None = None, # the distilled student's most confused class pairs (seed 0, test)
@@ -230,6 +260,7 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
               f"{s['speed_batch']}); ratios against the teacher. "
               "Unstructured pruning makes files smaller, not inference faster: dense kernels multiply zeros too.", "",
               speed_markdown(speed), "", "![speed and size](speed_and_size.png)", "",
+              *(deploy_markdown(report) if "deploy" in report else []),
               "## Learning curves (seed 0)", "", "![learning curves](learning_curves.png)", ""]
     if pairs is not None:
         lines += ["## Where the distilled student errs (seed 0, test)", "", pairs.round(3).to_markdown(index=False), "",
@@ -257,6 +288,7 @@ def write_report(report: dict, # the run's report; `files` is added to it
     for plot, name in ((plot_ablation, "ablation"), (plot_effects, "effects")): plot(report, out / f"{name}.png")
     plot_curves(histories, out / "learning_curves.png")
     plot_speed_and_size(speed, out / "speed_and_size.png")
+    if "deploy_speed" in report: plot_deployment(deploy_speed_table(report), out / "deploy_speed.png")
     plt.close("all")  # the figures are in their files; a notebook shows the report instead
     report["files"] = sorted({p.name for p in out.iterdir() if p.suffix in (".png", ".csv", ".md", ".json")}
                              | {"report.json", "report.md"})
@@ -276,4 +308,14 @@ def readme_table(report: dict) -> str:
     for e in report["effects"]:
         se = "" if math.isnan(e["se"]) else f" ± {e['se']:.3f}"
         lines.append(f"| {e['effect']} | {e['difference']:+.3f}{se} | {e['wins']}/{e['seeds']} | {e['verdict']} |")
+    if "deploy" in report:
+        lines += ["", "| shipped as | test macro-F1 | gzip bytes | gzip / dense .pt file |", "|---|---|---|---|"]
+        for key, d in report["deploy"].items():
+            lines.append(f"| {DEPLOY_NAMES.get(key, key)} | {_fmt(d['f1'], d['f1_std'], d['seeds'])} | {d['file_bytes_gzip']:,} | "
+                         f"{d['gzip_vs_dense_file']:.3f} |")
+        speed = deploy_speed_table(report)
+        lines += ["", f"| {speed.attrs.get('size')} px, CPU, {speed.attrs.get('threads')} thread(s) | latency, batch 1 (ms) | "
+                  f"speed-up | images/s, batch {speed.attrs.get('batch')} | speed-up |", "|---|---|---|---|---|"]
+        for name, row in speed.iterrows():
+            lines.append(f"| {name} | {row.latency_ms:.2f} | {row.latency_speedup:.1f}× | {row.img_per_s:,.0f} | {row.throughput_speedup:.1f}× |")
     return "\n".join(lines)

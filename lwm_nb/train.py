@@ -270,6 +270,11 @@ def train_epoch(model: nn.Module, loader, optimizer, scheduler,
 # %% ../nbs/05_train.ipynb #e9982aae
 CHECKPOINT_OVERHEAD = 0.05  # most of the training time that writing checkpoints may take
 
+def _input_size(loader) -> int | None:
+    "The image size of `loader`'s data set, for the model file (`lwm predict` resizes to it); None where it cannot tell."
+    try: return int(loader.dataset[0][0].shape[-1])
+    except (AttributeError, IndexError, TypeError, KeyError): return None
+
 def fit(model: nn.Module, # trained in place; it ends with the weights of its best epoch
         loaders, # `.train` and `.valid` DataLoaders (see `make_loaders`); their `.classes` go into model.pt
         epochs: int, # epochs of the whole run (a resumed run counts those already done)
@@ -347,6 +352,6 @@ def fit(model: nn.Module, # trained in place; it ends with the weights of its be
     # channels-last: new storage for its tensors would make a TeacherCache drop the logits the next KD run can reuse
     model.to(memory_format=torch.contiguous_format)
     if out is not None and (start < epochs or not (out / "model.pt").exists()):
-        save_model(model, out / "model.pt", classes=list(getattr(loaders, "classes", []) or []),
+        save_model(model, out / "model.pt", classes=list(getattr(loaders, "classes", []) or []), input_size=_input_size(loaders.valid),
                    history=list(history), best_epoch=best["best_epoch"], best_f1=best["best_f1"])
     return FitResult(model, history, best["best_epoch"], best["best_f1"], out)

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from lwm_nb.data import load_splits, make_digits, make_loaders
-from lwm_nb.models import count_params, load_model, save_model, student
-from lwm_nb.prune import global_prune, make_permanent, prunable, prune_and_retrain, pruned_share
+from lwm_nb.models import count_params, load_model, make_permanent, save_model, student
+from lwm_nb.prune import global_prune, prunable, prune_and_retrain, pruned_share
 
 
 def test_amount_is_the_total_share_after_the_call():
