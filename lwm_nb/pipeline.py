@@ -57,6 +57,7 @@ class Profile:
     teacher_min_steps: int = 0      # the same for the teacher
     threads: int = 0                # torch threads of each step; 0: all cores, one step at a time; n: cores // n steps side by side
     teacher_cache_mb: int = 1024    # memory for the teacher's logits shared by the KD runs of a seed; off when they need more
+    deploy: bool = True             # ship the students as ONNX fp32 and INT8, score and time them
 
 PROFILES = {
     "quick": Profile("quick", size=32, batch_size=16, teacher_epochs=8, student_epochs=60, retrain_epochs=5,
@@ -389,7 +390,8 @@ def jobs(self: Run) -> list[Job]:
         distilled = (f"kd_decreasing_t/seed{s}",)
         out += [Job("prune", s, (f"pruned_50/seed{s}", f"pruned_60/seed{s}"), 2.4 * p.retrain_epochs, distilled),
                 Job("control", s, (f"kd_retrained_50/seed{s}", f"kd_retrained/seed{s}"), 2.4 * p.retrain_epochs, distilled),
-                Job("deploy", s, tuple(f"{k}/seed{s}" for k in DEPLOYED), 0.5 * p.retrain_epochs, (*distilled, f"pruned_60/seed{s}"))]
+                *([Job("deploy", s, tuple(f"{k}/seed{s}" for k in DEPLOYED), 0.5 * p.retrain_epochs, (*distilled, f"pruned_60/seed{s}"))]
+                  if p.deploy else [])]
     out += [Job("width", w, (f"conv5_{w}/seed0",), 1.4 * p.student_epochs * (1.5 if w >= 512 else 1), ("teacher",))
             for w in p.sweep if w != p.conv5]
     # the students alone need nothing: they keep a core busy while the teacher trains, and fill gaps at the end
@@ -556,13 +558,15 @@ def run_pipeline(data=None, # an image folder (train/ valid/ test/ <class>/); No
     results, sweep_records = run.collect()
     sweep = {str(w): {**summarize({"w": [r]})["w"], "mult_adds_M": mult_adds(student(run.n_classes, conv5=w), p.size) / 1e6}
              for w, r in sweep_records.items()}
-    with _threads(available_cores()): speed_rows, deploy_speed = run.speed(), run.deploy_speed()
+    with _threads(available_cores()):
+        speed_rows = run.speed()
+        shipped = {"deploy": run.deployed(), "deploy_speed": run.deploy_speed()} if p.deploy else {}
     report = {"profile": p.name, "settings": run.settings["profile"],
               "data": {"root": str(run.data_root), "embedded": run.embedded, "classes": run.n_classes,
                        "train": len(run.splits.train), "valid": len(run.splits.valid), "test": len(run.splits.test),
                        "students_train": len(run.student_loaders(0).train.dataset)},
               "seeds": p.seeds, "methods": summarize(results), "conv5_sweep": sweep, "speed_and_size": speed_rows,
-              "deploy": run.deployed(), "deploy_speed": deploy_speed,
+              **shipped,
               "teacher_check": run.teacher_check()}
     report["effects"] = effects(report["methods"])
     run.finish_report(report, results)
