@@ -16,7 +16,7 @@ from fastcore.basics import patch
 from .data import DIGIT_NAMES, default_digits_dir, load_splits, make_digits, make_loaders, per_class_subset
 from .evaluate import confused_pairs, evaluate, plot_confusion, speed_and_size
 from .export import deployment_speed, export_onnx, gzipped_size, load_onnx, predict, quantize_int8
-from .models import clone_model, count_params, load_model, make_permanent, mult_adds, student, teacher, write_json
+from .models import clone_model, count_params, load_model, make_permanent, mult_adds, save_model, student, teacher, write_json
 from .prune import plot_sparsity, prune_and_retrain, sparsity_table
 from .temperature import constant, linear
 from .report import effects, summarize, write_report
@@ -335,10 +335,11 @@ def deployed(self: Run) -> dict:
     rows = {}
     for source in ("kd_decreasing_t", "pruned_60"):
         records = [self.result(f"{source}/seed{s}") for s in seeds]
-        files = [self.model_file(f"{source}/seed{s}") for s in seeds]
+        with tempfile.TemporaryDirectory() as tmp:  # the model alone, as save_model writes it: a run's files also hold its history, timings included
+            files = [save_model(load_model(self.model_file(f"{source}/seed{s}")), Path(tmp) / f"{s}.pt") for s in seeds]
+            sizes = [(f.stat().st_size, gzipped_size(f)) for f in files]
         rows[source] = {**summarize({source: records})[source], "format": "PyTorch (save_model)", "source": source,
-                        "file_bytes": round(np.mean([f.stat().st_size for f in files])),
-                        "file_bytes_gzip": round(np.mean([gzipped_size(f) for f in files]))}
+                        "file_bytes": round(np.mean([b for b, _ in sizes])), "file_bytes_gzip": round(np.mean([g for _, g in sizes]))}
     for key, (source, _) in DEPLOYED.items():
         records = [self.result(f"{key}/seed{s}") for s in seeds]
         rows[key] = {**summarize({key: records})[key], "format": records[0]["format"], "source": source,
