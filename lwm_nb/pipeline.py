@@ -315,7 +315,11 @@ def deploy_speed(self: Run) -> dict:
     calibration = per_class_subset(self.splits.train, p.students_per_class, 0)
     with tempfile.TemporaryDirectory() as tmp:
         onnx_files = {}
-        for name, model in (("student", dense), ("pruned 60 %", pruned)):
+        for name, model, source in (("student", dense, "kd_decreasing_t"), ("pruned 60 %", pruned, "pruned_60")):
+            if p.speed_size == p.size:  # the files seed 0 shipped are the ones to time
+                shipped = self.out / "deploy" / "seed0"
+                onnx_files[name], onnx_files[f"{name} INT8"] = shipped / f"{source}.onnx", shipped / f"{source}_int8.onnx"
+                continue
             onnx_files[name] = export_onnx(model, Path(tmp) / f"{len(onnx_files)}.onnx", p.speed_size, self.splits.classes)
             onnx_files[f"{name} INT8"] = quantize_int8(onnx_files[name], calibration, Path(tmp) / f"{len(onnx_files)}.onnx", n_images=64)
         table = deployment_speed({"student, PyTorch eager": dense, "pruned 60 %, PyTorch eager": make_permanent(clone_model(pruned)),

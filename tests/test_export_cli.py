@@ -11,12 +11,20 @@ import torch
 from lwm_nb.data import load_splits, make_digits, make_loaders
 from lwm_nb.export import predict
 from lwm_nb.models import student
+from lwm_nb.pipeline import main
 from lwm_nb.train import fit
 
 
 def lwm(*args):
+    "`lwm ARGS` in a shell, as a user runs it."
     return subprocess.run(["lwm", *map(str, args)], capture_output=True, text=True, timeout=600,
                           env={**os.environ, "MPLBACKEND": "Agg"})
+
+
+def lwm_here(capsys, *args):
+    "`lwm ARGS` in this process (no interpreter start): its exit status and what it wrote to stderr."
+    status = main([str(a) for a in args])
+    return status, capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")
@@ -49,19 +57,21 @@ def test_export_writes_fp32_and_int8_and_predict_agrees_with_pytorch(trained):
     assert agree >= 0.9
 
 
-def test_export_int8_without_calibration_data_for_a_non_digits_model_says_what_to_give(tmp_path):
+def test_export_int8_without_calibration_data_for_a_non_digits_model_says_what_to_give(tmp_path, capsys):
     from lwm_nb.models import save_model
     save_model(student(3, conv5=16), tmp_path / "m.pt", classes=["a", "b", "c"], input_size=32)
-    result = lwm("export", tmp_path / "m.pt", "--out", tmp_path / "o", "--int8")
-    assert result.returncode == 2 and "--calibrate DATA_DIR" in result.stderr
+    status, err = lwm_here(capsys, "export", tmp_path / "m.pt", "--out", tmp_path / "o", "--int8")
+    assert status == 2 and "--calibrate DATA_DIR" in err
 
 
-def test_predict_fails_clearly_on_what_it_cannot_use(trained, tmp_path):
+def test_predict_fails_clearly_on_what_it_cannot_use(trained, tmp_path, capsys):
     root, model, images = trained
     (tmp_path / "junk.png").write_text("not an image")
-    nothing = lwm("predict", model, tmp_path / "junk.png")
-    assert nothing.returncode == 1 and "no image could be classified" in nothing.stderr
-    not_model = lwm("predict", tmp_path / "junk.png", images)
-    assert not_model.returncode == 2 and len(not_model.stderr.strip().splitlines()) == 1 and "not a model file" in not_model.stderr
-    missing = lwm("predict", tmp_path / "nothing.onnx", images)
-    assert missing.returncode == 2 and "No ONNX file" in missing.stderr
+    status, err = lwm_here(capsys, "predict", model, tmp_path / "junk.png")
+    assert status == 1 and "no image could be classified" in err
+    status, err = lwm_here(capsys, "predict", tmp_path / "junk.png", images)
+    assert status == 2 and len(err.strip().splitlines()) == 1 and "not a model file" in err
+    status, err = lwm_here(capsys, "predict", tmp_path / "nothing.onnx", images)
+    assert status == 2 and "No ONNX file" in err
+    status, err = lwm_here(capsys, "predict", model, images, "--top", "0")
+    assert status == 2 and "--top must be at least 1" in err
