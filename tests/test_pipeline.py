@@ -89,8 +89,8 @@ def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(env, tiny_prof
     assert report_without_timings(single) | {"data": None} == report_without_timings(straight) | {"data": None}
 
     resumed = tmp_path / "resumed"
-    # kill it three times: inside the first student's training, later inside the pruning steps, and while shipping
-    for marker in ("teacher/model.pt", "kd_decreasing_t/seed1/checkpoint.pt", "deploy/seed0/kd_decreasing_t.onnx"):
+    # kill it twice: inside the first students' training, and while seed 0 ships its students (seed 1 still trains)
+    for marker in ("teacher/model.pt", "deploy/seed0/kd_decreasing_t.onnx"):
         proc = subprocess.Popen(["lwm", "run", "--profile", str(tiny_profile), "--out", str(resumed)], env=env,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 600
