@@ -5,7 +5,7 @@
 # %% ../nbs/00_data.ipynb #4bae234d
 from __future__ import annotations
 
-import csv, hashlib, os, shutil, tempfile, warnings
+import csv, hashlib, json, os, shutil, tempfile, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,13 +18,14 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset, Sampler, default_collate
 from torchvision.transforms import v2
+from tqdm.auto import tqdm
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'DIGIT_NAMES', 'EVAL_MEMORY_LIMIT', 'train_transforms', 'eval_transforms',
-           'denormalize', 'to_rgb', 'read_rgb', 'is_readable_image', 'class_key', 'ImageSplit', 'Splits', 'load_splits',
-           'default_digits_dir', 'make_digits', 'per_class_subset', 'class_counts', 'SeededSampler', 'MemoizedSplit',
-           'Loaders', 'make_loaders', 'tensor_digest', 'MixUpCollate', 'save_figure', 'show_samples',
-           'show_augmentations']
+           'denormalize', 'to_rgb', 'read_rgb', 'is_readable_image', 'class_key', 'ImageSplit', 'Splits', 'data_home',
+           'atomic_write', 'load_splits', 'default_digits_dir', 'make_digits', 'per_class_subset', 'class_counts',
+           'SeededSampler', 'MemoizedSplit', 'Loaders', 'make_loaders', 'tensor_digest', 'MixUpCollate', 'save_figure',
+           'show_samples', 'show_augmentations']
 
 # %% ../nbs/00_data.ipynb #5a008d93
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -163,8 +164,44 @@ def _read_scientific_names(csv_path: Path, classes: list[str]) -> dict[str, str]
         warnings.warn(f"Could not read {csv_path} ({e}); scientific names are not available.")
     return names
 
-def _check_images(paths: list[Path], workers: int) -> list[bool]:
-    with ThreadPoolExecutor(max(1, workers)) as pool: return list(pool.map(is_readable_image, paths, chunksize=64))
+def data_home() -> Path:
+    "lwm_nb's own folder for data and what it remembers about data: `$LWM_DATA`, else `~/.cache/lwm_nb`."
+    return Path(os.environ.get("LWM_DATA", Path.home() / ".cache" / "lwm_nb")).expanduser()
+
+def atomic_write(path, # the file to write; its folder is created if missing
+                 write, # called with an open binary file: writes the content
+                ) -> Path:
+    "Write `path` through `write` into a temporary file beside it, flushed to disk, then renamed over it: a crash leaves the old file or the new one, never half of one. Every file lwm_nb keeps is written so."
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush(); os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+def _check_images(root: Path, paths: list[Path], workers: int) -> list[bool]:
+    "Whether each image decodes. What was checked is remembered (by size and modification time) in `data_home()/checked`: an unchanged file is not decoded again, a changed one is."
+    memory = data_home() / "checked" / f"{hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:16]}.json"
+    try: known = json.loads(memory.read_text())
+    except (OSError, ValueError): known = {}
+    keys, stats = [str(p.relative_to(root)) for p in paths], [p.stat() for p in paths]
+    signature = [[st.st_size, st.st_mtime_ns] for st in stats]
+    ok = {i: known[k][2] for i, k in enumerate(keys) if known.get(k, [])[:2] == signature[i]}
+    todo = [i for i in range(len(paths)) if i not in ok]
+    with ThreadPoolExecutor(max(1, workers)) as pool, \
+         tqdm(total=len(todo), desc=f"checking {len(todo)} images (once)", disable=len(todo) < 1000, leave=False) as bar:
+        for i, readable in zip(todo, pool.map(is_readable_image, [paths[i] for i in todo], chunksize=64)):
+            ok[i] = readable; bar.update()
+    if todo:
+        try: atomic_write(memory, lambda f: f.write(json.dumps({k: [*signature[i], ok[i]] for i, k in enumerate(keys)}).encode()))
+        except OSError: pass  # a read-only home only costs the next run the same check
+    return [ok[i] for i in range(len(paths))]
 
 # %% ../nbs/00_data.ipynb #f708f2ed
 def load_splits(root, # a folder with train/ valid/ test/ <CLASS>/ images (or one that holds such a folder)
@@ -192,7 +229,7 @@ def load_splits(root, # a folder with train/ valid/ test/ <CLASS>/ images (or on
     skipped = []
     if check_images:
         flat = [f for s in SPLITS for f, _ in candidates[s]]
-        ok = dict(zip(flat, _check_images(flat, workers or min(8, os.cpu_count() or 1))))
+        ok = dict(zip(flat, _check_images(root, flat, workers or min(8, os.cpu_count() or 1))))
         skipped = [f for f in flat if not ok[f]]
         candidates = {s: [(f, y) for f, y in candidates[s] if ok[f]] for s in SPLITS}
     if skipped:
@@ -213,7 +250,7 @@ _DIGITS_DONE = ".lwm_digits_complete"
 
 def default_digits_dir() -> Path:
     "Where the embedded data set lives unless told otherwise: `$LWM_DATA/digits`, else `~/.cache/lwm_nb/digits`."
-    return Path(os.environ.get("LWM_DATA", Path.home() / ".cache" / "lwm_nb")).expanduser() / "digits"
+    return data_home() / "digits"
 
 def _digit_split(seed: int = 0) -> dict[str, np.ndarray]:
     from sklearn.datasets import load_digits

@@ -19,9 +19,9 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .data import ImageSplit, eval_transforms, load_splits, read_rgb, save_figure
+from .data import ImageSplit, atomic_write, eval_transforms, load_splits, read_rgb, save_figure
 from .evaluate import measure_speed
-from .models import architecture, atomic_write, clone_model, load_model, make_permanent
+from .models import architecture, clone_model, load_model, make_permanent
 
 # %% auto #0
 __all__ = ['IMAGE_SUFFIXES', 'read_metadata', 'export_onnx', 'calibration_batches', 'quantize_int8', 'OnnxClassifier',

@@ -5,7 +5,7 @@
 # %% ../nbs/01_models.ipynb #03b634ae
 from __future__ import annotations
 
-import copy, json, os, pickle, tempfile
+import copy, json, os, pickle
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +15,12 @@ from torch import nn
 from torchvision.models import (RegNet, RegNet_X_1_6GF_Weights, ShuffleNet_V2_X0_5_Weights, ShuffleNetV2,
                                 regnet_x_1_6gf)
 
+from .data import atomic_write
+
 # %% auto #0
 __all__ = ['STUDENT_STAGES', 'STUDENT_REPEATS', 'IMAGENET_WEIGHTS', 'MODEL_FORMAT', 'REFERENCE_CONV5_PARAMS', 'checkpoint_dir',
            'imagenet_checkpoint', 'load_fitting', 'teacher', 'student', 'count_params', 'mult_adds', 'width_table',
-           'architecture', 'atomic_write', 'atomic_save', 'write_json', 'save_model', 'load_model', 'clone_model',
-           'make_permanent']
+           'architecture', 'atomic_save', 'write_json', 'save_model', 'load_model', 'clone_model', 'make_permanent']
 
 # %% ../nbs/01_models.ipynb #6d31ea60
 STUDENT_STAGES = (24, 48, 96, 192)   # ShuffleNetV2 x0.5 channels before conv5
@@ -154,23 +155,6 @@ def _masks(model: nn.Module) -> dict[str, torch.Tensor]:
             for bn, b in m._buffers.items() if bn.endswith("_mask") and hasattr(m, bn[:-5] + "_orig")}
 
 # %% ../nbs/01_models.ipynb #fcf1a7c6
-def atomic_write(path, # the file to write; its folder is created if missing
-                 write, # called with an open binary file: writes the content
-                ) -> Path:
-    "Write `path` through `write` into a temporary file beside it, flushed to disk, then renamed over it: a crash leaves the old file or the new one, never half of one. Every file lwm_nb keeps is written so."
-    path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush(); os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
 def atomic_save(obj, path) -> Path:
     "`torch.save` `obj` to `path` with `atomic_write`."
     return atomic_write(path, lambda f: torch.save(obj, f))

@@ -170,3 +170,21 @@ def test_seeded_augmentation_leaves_every_global_generator_alone(tmp_path):
     assert torch.equal(torch.get_rng_state(), cpu)
     assert all(a is b or (torch.is_tensor(a) and torch.equal(a, b)) for a, b in zip(_gpu_seeding(), gpu))
     assert torch.equal(splits.train[(0, 123)][0], first) and not torch.equal(splits.train[(0, 124)][0], first)
+
+
+def test_an_unchanged_folder_is_not_decoded_again_but_a_changed_file_is(tmp_path, monkeypatch):
+    import lwm_nb.data as data
+    monkeypatch.setenv("LWM_DATA", str(tmp_path / "home"))   # where load_splits remembers what it checked
+    root = make_digits(tmp_path / "digits")
+    decoded, real = [], data.is_readable_image
+    monkeypatch.setattr(data, "is_readable_image", lambda p: decoded.append(p) or real(p))
+    load_splits(root, size=32)
+    assert len(decoded) == 1797                     # the first scan decodes every image
+    decoded.clear()
+    load_splits(root, size=32)
+    assert decoded == []                            # unchanged: nothing decoded again
+    victim = sorted((root / "test").rglob("*.png"))[0]
+    victim.write_bytes(b"no longer an image")       # another size and modification time
+    with pytest.warns(UserWarning, match=victim.name):
+        splits = load_splits(root, size=32)
+    assert decoded == [victim] and splits.skipped == [victim]
