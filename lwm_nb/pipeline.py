@@ -132,12 +132,19 @@ class Run:
 
     def result(self, name: str) -> dict | None:
         "The stored result of step `name` (e.g. 'kd/seed0'), or None while it has not finished."
-        path = self.out / "results" / f"{name}.json"
+        path = self._result_path(name)
         return json.loads(path.read_text()) if path.exists() else None
 
     def finished(self, name: str) -> bool:
         "Whether step `name` has finished (its result is stored)."
-        return (self.out / "results" / f"{name}.json").exists()
+        return self._result_path(name).exists()
+
+    def store(self, name: str, record: dict) -> dict:
+        "Store the result of step `name`: from now on the step is finished, and a resumed run reads it back."
+        write_json(self._result_path(name), record)
+        return record
+
+    def _result_path(self, name: str) -> Path: return self.out / "results" / f"{name}.json"
 
     def student_loaders(self, seed: int):
         "Loaders whose training split is the students' share for `seed` (valid and test are whole)."
@@ -155,7 +162,7 @@ class Run:
         record = {"f1": test["f1"], "accuracy": test["accuracy"], "params": count_params(result.model),
                   "valid_f1": result.best_f1, "best_epoch": result.best_epoch, "history": list(result.history), **(extra or {})}
         for r in record["history"]: r.pop("seconds", None)  # wall-clock time differs between runs; the report must not
-        write_json(self.out / "results" / f"{name}.json", record)
+        self.store(name, record)
         if folder is not None: (folder / "checkpoint.pt").unlink(missing_ok=True)
         return record
 
@@ -266,7 +273,7 @@ def speed(self: Run) -> list[dict]:
               "pruned_60": load_model(self.out / "pruning/seed0/pruned_60/model.pt")}
     table = speed_and_size(models, size=p.speed_size, batch=p.speed_batch, warmup=1, repeats=3, progress=self.progress)
     rows = table.reset_index().to_dict("records")
-    write_json(self.out / "results" / "speed_and_size.json", {"rows": rows, "size": p.speed_size, "batch": p.speed_batch})
+    self.store("speed_and_size", {"rows": rows, "size": p.speed_size, "batch": p.speed_batch})
     return rows
 
 # %% ../nbs/09_pipeline.ipynb #260b1ed7
@@ -298,10 +305,9 @@ def deploy_step(self: Run, seed: int) -> dict:
         for key, name in todo.items():
             file = files[DEPLOYED[key][1]]
             scored = evaluate(load_onnx(file)[0], self.full.test)
-            write_json(self.out / "results" / f"{name}.json",
-                       {"f1": scored["f1"], "accuracy": scored["accuracy"], "params": count_params(model), "source": source,
-                        "format": f"ONNX {DEPLOYED[key][1].upper().replace('FP', 'fp')}", "file_bytes": file.stat().st_size,
-                        "file_bytes_gzip": gzipped_size(file)})
+            self.store(name, {"f1": scored["f1"], "accuracy": scored["accuracy"], "params": count_params(model), "source": source,
+                              "format": {"fp32": "ONNX fp32", "int8": "ONNX INT8"}[DEPLOYED[key][1]],
+                              "file_bytes": file.stat().st_size, "file_bytes_gzip": gzipped_size(file)})
     return {k: self.result(n) for k, n in names.items()}
 
 @patch
@@ -328,9 +334,7 @@ def deploy_speed(self: Run) -> dict:
                                   "pruned 60 %, ONNX Runtime fp32": load_onnx(onnx_files["pruned 60 %"])[0],
                                   "pruned 60 %, ONNX Runtime INT8": load_onnx(onnx_files["pruned 60 % INT8"])[0]},
                                  size=p.speed_size, batch=64, repeats=5)
-    record = {"rows": table.reset_index().to_dict("records"), **table.attrs}
-    write_json(self.out / "results" / "deploy_speed.json", record)
-    return record
+    return self.store("deploy_speed", {"rows": table.reset_index().to_dict("records"), **table.attrs})
 
 @patch
 def deployed(self: Run) -> dict:
@@ -464,16 +468,15 @@ class Progress:
     def __init__(self, run: Run, jobs: list[Job], started: float):
         self.run, self.started, self.since = run, started, time.perf_counter()
         self.cost = {s: j.cost / len(j.steps) for j in jobs for s in j.steps}
-        self.done = [s for s in self.cost if self._finished(s)]
+        self.done = [s for s in self.cost if run.finished(s)]
         self.cost_before = sum(self.cost[s] for s in self.done)
         self.warned = set()
 
-    def _finished(self, name: str) -> bool: return self.run.finished(name)
 
     def update(self):
         "Log every step that finished since the last call (and what the teacher check found)."
         for name in self.cost:
-            if name in self.done or not self._finished(name): continue
+            if name in self.done or not self.run.finished(name): continue
             self.done.append(name)
             now = time.perf_counter()
             done_now = sum(self.cost[s] for s in self.done) - self.cost_before
