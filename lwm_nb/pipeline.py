@@ -189,11 +189,10 @@ def teacher_step(self: Run) -> dict:
 
 @patch
 def teacher(self: Run):
-    "The trained teacher on the run's device — behind a `TeacherCache` when the KD runs of a seed fit in `teacher_cache_mb`."
+    "The trained teacher on the run's device — behind a `TeacherCache` where `caches_teacher` says so."
     if self._teacher is None:
         model = load_model(self.out / "teacher" / "model.pt").to(self.device).eval()
-        need = self.teacher_cache_bytes()
-        self._teacher = TeacherCache(model, need) if need <= self.profile.teacher_cache_mb * 2**20 else model
+        self._teacher = TeacherCache(model, self.teacher_cache_bytes()) if self.caches_teacher() else model
     return self._teacher
 
 @patch
@@ -203,6 +202,13 @@ def teacher_cache_bytes(self: Run) -> int:
     loader = self.student_loaders(0).train
     views = len(loader.dataset) * (self.epochs(p.student_epochs, p.min_steps, len(loader)) + 2 * p.retrain_epochs)
     return views * self.n_classes * 4
+
+@patch
+def caches_teacher(self: Run) -> bool:
+    "Whether the KD runs of a seed share the teacher's logits: on CPU, where they fit in `teacher_cache_mb`."
+    # finding a batch in the cache copies it to the host and hashes it (22 ms at 224 px, batch 64, here):
+    # on a GPU, more than the teacher's forward pass it would save
+    return self.device.type == "cpu" and self.teacher_cache_bytes() <= self.profile.teacher_cache_mb * 2**20
 
 # %% ../nbs/09_pipeline.ipynb #27897c79
 @patch
@@ -560,8 +566,8 @@ def run_pipeline(data=None, # an image folder (train/ valid/ test/ <class>/); No
         f"{run.parallel_steps()} step(s) at a time with {p.threads or available_cores()} thread(s) each, into {run.out}")
     cache = run.teacher_cache_bytes()
     log(f"lwm: teacher logits of a seed's KD runs: {cache / 2**20:.1f} MiB, "
-        + ("computed once and kept in memory" if cache <= p.teacher_cache_mb * 2**20 else
-           f"more than teacher_cache_mb = {p.teacher_cache_mb}: computed at every step"))
+        + ("computed once and kept in memory" if run.caches_teacher() else "computed at every step ("
+           + (f"more than teacher_cache_mb = {p.teacher_cache_mb})" if run.device.type == "cpu" else "the GPU computes them faster than a cache finds them)")))
     run.run_jobs(started)
     results, sweep_records = run.collect()
     sweep = {str(w): {**summarize({"w": [r]})["w"], "mult_adds_M": mult_adds(student(run.n_classes, conv5=w), p.size) / 1e6}

@@ -24,8 +24,8 @@ from .models import atomic_save, save_model
 from .temperature import constant, linear
 
 # %% auto #0
-__all__ = ['CHECKPOINT_OVERHEAD', 'step', 'cyclic', 'onecycle', 'flat', 'History', 'recalibrate_bn', 'TeacherCache', 'FitResult',
-           'resolve_device', 'save_checkpoint', 'restore_checkpoint', 'train_epoch', 'fit']
+__all__ = ['FINITE_CHECK_EVERY', 'CHECKPOINT_OVERHEAD', 'step', 'cyclic', 'onecycle', 'flat', 'History', 'recalibrate_bn',
+           'TeacherCache', 'FitResult', 'resolve_device', 'save_checkpoint', 'restore_checkpoint', 'train_epoch', 'fit']
 
 # %% ../nbs/05_train.ipynb #e3f5425e
 @dataclass(frozen=True)
@@ -153,7 +153,8 @@ class TeacherCache(nn.Module):
         state = self._weights_now()
         if state != self._weights_state:
             self._logits.clear(); self.stored_bytes, self._weights_state = 0, state
-        key = tensor_digest(x) + f"{tuple(x.shape)}{x.dtype}{self.teacher.training}".encode()
+        # sha256: half blake2b's time here, and finding the batch is the cost of every cached KD step
+        key = tensor_digest(x, algorithm="sha256") + f"{tuple(x.shape)}{x.dtype}{self.teacher.training}".encode()
         stored = self._logits.get(key)
         if stored is not None:
             self.hits += 1
@@ -233,6 +234,15 @@ def restore_checkpoint(path: Path, config: dict, model, optimizer, scheduler, sc
     return ckpt
 
 # %% ../nbs/05_train.ipynb #3e099456
+FINITE_CHECK_EVERY = 32  # steps between two looks at the losses: a look makes the CPU wait for the GPU, so not at every step
+
+def _check_finite(losses: list, steps: list, lrs: list, epoch: int):
+    "Raise `FloatingPointError` naming the first step whose loss is not finite."
+    finite = torch.isfinite(torch.stack(losses))
+    if bool(finite.all()): return
+    k = int((~finite).nonzero()[0])
+    raise FloatingPointError(f"The training loss became {losses[k].item()} at epoch {epoch + 1}, step {steps[k] + 1} (lr {lrs[k]:.3g})")
+
 def train_epoch(model: nn.Module, loader, optimizer, scheduler,
                 lr_schedule, # the schedule `scheduler` was built from: it says whether to step after each batch
                 scaler, # a `torch.amp.GradScaler` (disabled without mixed precision)
@@ -244,7 +254,8 @@ def train_epoch(model: nn.Module, loader, optimizer, scheduler,
     "One pass over `loader`: a step of cross-entropy, or of KD from `teacher`, for every batch; returns the mean training loss and the last temperature."
     if hasattr(loader.sampler, "set_epoch"): loader.sampler.set_epoch(epoch)
     model.train()
-    steps, loss_sum, n_seen, T = len(loader), 0.0, 0, None
+    steps, T = len(loader), None
+    losses, sizes, step_of, lrs, checked = [], [], [], [], 0  # losses stay on the device until they are looked at
     for i, (x, y) in enumerate(tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not progress)):
         if len(y) < 2: continue
         x = x.to(device, non_blocking=True, memory_format=torch.channels_last)
@@ -257,15 +268,16 @@ def train_epoch(model: nn.Module, loader, optimizer, scheduler,
         else:
             T = temperature((epoch * steps + i) / max(epochs * steps - 1, 1))
             loss = kd_loss(logits, teacher_logits, y, T, alpha)
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f"The training loss became {loss.item()} at epoch {epoch + 1}, step {i + 1} "
-                                     f"(lr {optimizer.param_groups[0]['lr']:.3g})")
+        losses.append(loss.detach()); sizes.append(len(y)); step_of.append(i); lrs.append(optimizer.param_groups[0]["lr"])
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer); scaler.update()
         if lr_schedule.per_batch: scheduler.step()
-        loss_sum += loss.item() * len(y); n_seen += len(y)
-    return loss_sum / max(n_seen, 1), T
+        if len(losses) - checked >= FINITE_CHECK_EVERY:
+            _check_finite(losses[checked:], step_of[checked:], lrs[checked:], epoch); checked = len(losses)
+    if not losses: return 0.0, T
+    _check_finite(losses[checked:], step_of[checked:], lrs[checked:], epoch)
+    return float(torch.stack(losses).cpu().double() @ torch.tensor(sizes, dtype=torch.float64)) / sum(sizes), T
 
 # %% ../nbs/05_train.ipynb #e9982aae
 CHECKPOINT_OVERHEAD = 0.05  # most of the training time that writing checkpoints may take

@@ -1,0 +1,41 @@
+"The training benchmarks and the GPU check run on CPU as a user runs them, at a small size: they finish, their checks pass, and they print every ratio."
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
+
+
+def run(script, *args, tmp_path):
+    return subprocess.run([sys.executable, str(BENCHMARKS / script), *map(str, args)], capture_output=True, text=True,
+                          timeout=900, env={"MPLBACKEND": "Agg", "LWM_DATA": str(tmp_path / "lwm_data"),
+                                            "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+
+
+def number(text, label):
+    "The number printed after `label` (and spaces or a colon)."
+    return float(re.search(re.escape(label) + r"[\s:]+([0-9.]+)", text).group(1))
+
+
+def test_the_gpu_check_runs_on_cpu_and_passes_its_checks(tmp_path):
+    done = run("gpu_check.py", "--device", "cpu", "--size", 32, "--classes", 4, "--per-class", 16, "--batch", 16,
+               "--workers", 1, "--rounds", 1, "--repeats", 2, "--out", tmp_path / "check", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "FAILED" not in out and "all checks passed" in out
+    assert out.count("[ok]") == 6  # data (3), resume (2), evaluation after save and load (1)
+    for label in ("speed", "KD / (CE + teacher)", "cached KD / CE", "loader", "student CE", "student KD", "teacher"):
+        assert number(out, label) > 0, label
+    assert re.search(r"verdict: (data-bound|not data-bound)", out)
+    # what load_splits remembers stays in the check's own folder, not in the user's data home
+    assert list((tmp_path / "check" / "lwm_data" / "checked").glob("*.json"))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_asking_for_cuda_on_a_machine_without_it_is_one_clear_error(tmp_path):
+    done = run("training.py", "--device", "cuda", tmp_path=tmp_path)
+    assert done.returncode == 2 and "no CUDA GPU" in done.stderr and "Traceback" not in done.stderr
