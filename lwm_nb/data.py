@@ -5,7 +5,7 @@
 # %% ../nbs/00_data.ipynb #4bae234d
 from __future__ import annotations
 
-import csv, hashlib, json, os, shutil, tempfile, warnings
+import csv, hashlib, json, math, os, shutil, tempfile, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,8 +24,8 @@ from tqdm.auto import tqdm
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'DIGIT_NAMES', 'EVAL_MEMORY_LIMIT', 'train_transforms', 'eval_transforms',
            'denormalize', 'to_rgb', 'read_rgb', 'is_readable_image', 'class_key', 'ImageSplit', 'Splits', 'data_home',
            'atomic_write', 'load_splits', 'default_digits_dir', 'make_digits', 'per_class_subset', 'class_counts',
-           'SeededSampler', 'MemoizedSplit', 'Loaders', 'make_loaders', 'tensor_digest', 'MixUpCollate', 'save_figure',
-           'show_samples', 'show_augmentations']
+           'SeededSampler', 'MemoizedSplit', 'Loaders', 'make_loaders', 'ShardedSampler', 'shard_loader',
+           'tensor_digest', 'MixUpCollate', 'save_figure', 'show_samples', 'show_augmentations']
 
 # %% ../nbs/00_data.ipynb #5a008d93
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -375,6 +375,47 @@ def make_loaders(splits: Splits, # from `load_splits` (or `dataclasses.replace` 
         return MemoizedSplit(ds) if size and len(ds) * 3 * size ** 2 * 4 <= EVAL_MEMORY_LIMIT else ds
     return Loaders(loader(splits.train, True), loader(evaluation(splits.valid), False), loader(evaluation(splits.test), False),
                    splits.classes)
+
+# %% ../nbs/00_data.ipynb #dd00b56c
+class ShardedSampler(Sampler):
+    "Process `rank` of `world`'s slice of every global batch of `batch_size` items of `sampler`'s order (a last short batch padded with its first items)."
+    def __init__(self, sampler, # the single-process order, e.g. a `SeededSampler`
+                 batch_size: int, # the global batch; must be divisible by `world`
+                 rank: int, world: int,
+                 drop_last: bool = False, # leave out a last short global batch, as the single-process loader does
+                ):
+        if batch_size % world:
+            raise ValueError(f"the global batch of {batch_size} is not divisible by the {world} processes: "
+                             f"choose a batch size that is a multiple of {world}.")
+        self.sampler, self.batch_size, self.rank, self.world, self.drop_last = sampler, batch_size, rank, world, drop_last
+
+    def set_epoch(self, epoch: int):
+        if hasattr(self.sampler, "set_epoch"): self.sampler.set_epoch(epoch)
+
+    def _slice(self, chunk: list) -> list:
+        per = math.ceil(len(chunk) / self.world)
+        padded = (chunk * self.world)[:per * self.world]
+        return padded[self.rank * per:(self.rank + 1) * per]
+
+    def _chunks(self, n: int) -> list[range]:
+        starts = range(0, n, self.batch_size)
+        return [range(s, min(s + self.batch_size, n)) for s in starts
+                if not (self.drop_last and s + self.batch_size > n)]
+
+    def __len__(self): return sum(math.ceil(len(c) / self.world) for c in self._chunks(len(self.sampler)))
+
+    def __iter__(self):
+        order = list(self.sampler)
+        return iter([item for c in self._chunks(len(order)) for item in self._slice(order[c.start:c.stop])])
+
+def shard_loader(loader: DataLoader, # a training loader of `make_loaders` (global batch)
+                 rank: int, world: int) -> DataLoader:
+    "Process `rank`'s loader: its slice of each of `loader`'s global batches, with the same data set, workers and collation."
+    if world == 1: return loader
+    return DataLoader(loader.dataset, batch_size=loader.batch_size // world,
+                      sampler=ShardedSampler(loader.sampler, loader.batch_size, rank, world, loader.drop_last),
+                      num_workers=loader.num_workers, pin_memory=loader.pin_memory, collate_fn=loader.collate_fn,
+                      persistent_workers=loader.num_workers > 0)
 
 # %% ../nbs/00_data.ipynb #3136d08f
 def tensor_digest(t: torch.Tensor, size: int = 20, # bytes of digest

@@ -22,8 +22,8 @@ from .data import save_figure
 from .models import clone_model, count_params, make_permanent, mult_adds, save_model
 
 # %% auto #0
-__all__ = ['model_device', 'evaluate', 'per_class', 'confused_pairs', 'plot_confused_pairs', 'plot_confusion', 'measure_speed',
-           'file_size', 'speed_and_size', 'plot_speed_and_size']
+__all__ = ['model_device', 'evaluate', 'scores', 'per_class', 'confused_pairs', 'plot_confused_pairs', 'plot_confusion',
+           'measure_speed', 'file_size', 'speed_and_size', 'plot_speed_and_size']
 
 # %% ../nbs/04_evaluate.ipynb #e0c8aa45
 def model_device(model: nn.Module) -> torch.device:
@@ -48,7 +48,12 @@ def evaluate(model: nn.Module, # put in eval mode for the pass, and back in its 
     finally:
         model.train(was_training)
     if not logits: raise ValueError("The loader yielded no batch to evaluate.")
-    logits, targets = torch.cat(logits), torch.cat(targets)
+    return scores(torch.cat(logits), torch.cat(targets))
+
+def scores(logits: torch.Tensor, # [n, classes]
+           targets: torch.Tensor, # [n] class indices
+          ) -> dict:
+    "Macro-F1 (scikit-learn's), accuracy, mean cross-entropy, predictions and targets of `logits` against `targets`."
     predictions = logits.argmax(1)
     t, p = targets.numpy(), predictions.numpy()
     return {"f1": float(f1_score(t, p, average="macro", zero_division=0)),

@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_pipeline.ipynb #d4a13c28
 from __future__ import annotations
-import argparse, json, math, multiprocessing, os, sys, tempfile, threading, time
+import argparse, json, math, multiprocessing, os, subprocess, sys, tempfile, threading, time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -20,11 +20,11 @@ from .models import clone_model, count_params, load_model, make_permanent, mult_
 from .prune import plot_sparsity, prune_and_retrain, sparsity_table
 from .temperature import constant, linear
 from .report import effects, summarize, write_report
-from .train import TeacherCache, cyclic, fit, onecycle, resolve_device, step
+from .train import TeacherCache, barrier, cyclic, distributed, fit, init_distributed, onecycle, resolve_device, step
 
 # %% auto #0
 __all__ = ['PROFILES', 'LR_SCHEDULES', 'DEPLOYED', 'Profile', 'load_profile', 'lr_schedule', 'Run', 'Job', 'available_cores',
-           'Progress', 'run_pipeline', 'export_command', 'predict_command', 'main']
+           'Progress', 'run_pipeline', 'export_command', 'predict_command', 'launch_distributed', 'main']
 
 # %% ../nbs/09_pipeline.ipynb #738a4c8f
 @dataclass(frozen=True)
@@ -107,7 +107,12 @@ class Run:
         for kind in (self.profile.teacher_lr_schedule, self.profile.student_lr_schedule): lr_schedule(kind)
         if self.profile.seeds < 1: raise ValueError(f"seeds must be at least 1, got {self.profile.seeds}.")
         if self.profile.threads < 0: raise ValueError(f"threads must be 0 (all cores) or more, got {self.profile.threads}.")
-        self.device, self.progress, self.log = resolve_device(device), progress, log
+        self.device = init_distributed(device)  # under torchrun: this process's device, in the process group
+        self.rank, self.world = distributed()
+        if self.profile.batch_size % self.world:
+            raise ValueError(f"batch_size {self.profile.batch_size} is not divisible by the {self.world} processes: the processes "
+                             f"share each global batch evenly; choose a multiple of {self.world}.")
+        self.progress, self.log = progress and self.rank == 0, log if self.rank == 0 else _quiet
         self.out = Path(out).expanduser()
         blocker = next((p for p in (self.out, *self.out.parents) if p.exists() and not p.is_dir()), None)
         if blocker is not None:
@@ -140,8 +145,8 @@ class Run:
         return self._result_path(name).exists()
 
     def store(self, name: str, record: dict) -> dict:
-        "Store the result of step `name`: from now on the step is finished, and a resumed run reads it back."
-        write_json(self._result_path(name), record)
+        "Store the result of step `name` (process 0 writes it): from now on the step is finished, and a resumed run reads it back."
+        if self.rank == 0: write_json(self._result_path(name), record)
         return record
 
     def _result_path(self, name: str) -> Path: return self.out / "results" / f"{name}.json"
@@ -163,7 +168,7 @@ class Run:
                   "valid_f1": result.best_f1, "best_epoch": result.best_epoch, "history": list(result.history), **(extra or {})}
         for r in record["history"]: r.pop("seconds", None)  # wall-clock time differs between runs; the report must not
         self.store(name, record)
-        if folder is not None: (folder / "checkpoint.pt").unlink(missing_ok=True)
+        if folder is not None and self.rank == 0: (folder / "checkpoint.pt").unlink(missing_ok=True)
         return record
 
     def _fit(self, model, loaders, epochs: int, out: Path, seed: int, **kw):
@@ -498,22 +503,31 @@ class Progress:
 # %% ../nbs/09_pipeline.ipynb #18bf78e3
 @patch
 def parallel_steps(self: Run) -> int:
-    "How many steps run side by side: one per `threads` cores on the CPU, one at a time on a GPU."
+    "How many steps run side by side: one per `threads` cores on the CPU; one at a time on a GPU or under torchrun."
     threads = self.profile.threads
-    if not threads or self.device.type != "cpu": return 1
+    if not threads or self.device.type != "cpu" or self.world > 1: return 1
     return max(1, available_cores() // threads)
+
+@patch
+def step_threads(self: Run) -> int:
+    "Torch threads of each step: the profile's `threads`, else every core (shared among the processes of this machine under torchrun)."
+    return self.profile.threads or max(1, available_cores() // int(os.environ.get("LOCAL_WORLD_SIZE", "1")))
 
 @patch
 def run_jobs(self: Run, started: float | None = None):
     "Do every job that has not finished, side by side where `parallel_steps` allows, logging progress."
+    barrier()  # under torchrun every process sees the same finished steps, so all take the same jobs
     jobs = self.jobs()
     progress = Progress(self, jobs, started or time.perf_counter())
     todo = [j for j in jobs if not all(self.result(s) for s in j.steps)]
-    threads = self.profile.threads or available_cores()
+    threads = self.step_threads()
     parallel = min(self.parallel_steps(), len(todo))
     if parallel <= 1:
         with _threads(threads):
-            for job in todo: self.run_job(job.kind, job.arg); progress.update()
+            for job in todo:
+                # shipping trains nothing and writes files: process 0's work, while the others wait
+                if job.kind != "deploy" or self.rank == 0: self.run_job(job.kind, job.arg)
+                barrier(); progress.update()
         return
     from lwm_nb import pipeline as library  # workers import the package: what a notebook cell defines cannot reach them
     run_args = dict(data=None if self.embedded else str(self.data_root), out=str(self.out), profile=asdict(self.profile),
@@ -557,18 +571,20 @@ def run_pipeline(data=None, # an image folder (train/ valid/ test/ <class>/); No
                  progress: bool = True, # per-epoch progress bars
                  log=print, # where the one-line-a-step log goes
                 ) -> dict:
-    "Run every step of the recipe into `out` (resuming what is there) and write the report; returns the report dict."
+    "Run every step of the recipe into `out` (resuming what is there) and write the report; returns the report dict (None on the processes other than 0 under torchrun)."
     started = time.perf_counter()
     run = Run(data, out, profile, seeds, device, progress, log)
     p = run.profile
     log(f"lwm: profile {p.name}, data {run.data_root} ({run.n_classes} classes, {len(run.splits.train)}/"
         f"{len(run.splits.valid)}/{len(run.splits.test)} images), {p.seeds} seed(s), device {run.device}, "
-        f"{run.parallel_steps()} step(s) at a time with {p.threads or available_cores()} thread(s) each, into {run.out}")
+        f"{run.parallel_steps()} step(s) at a time with {run.step_threads()} thread(s) each"
+        + (f", each step trained by {run.world} processes (DistributedDataParallel)" if run.world > 1 else "") + f", into {run.out}")
     cache = run.teacher_cache_bytes()
     log(f"lwm: teacher logits of a seed's KD runs: {cache / 2**20:.1f} MiB, "
         + ("computed once and kept in memory" if run.caches_teacher() else "computed at every step ("
            + (f"more than teacher_cache_mb = {p.teacher_cache_mb})" if run.device.type == "cpu" else "the GPU computes them faster than a cache finds them)")))
     run.run_jobs(started)
+    if run.rank != 0: return None  # under torchrun, process 0 measures and writes the report
     results, sweep_records = run.collect()
     sweep = {str(w): {**summarize({"w": [r]})["w"], "mult_adds_M": mult_adds(student(run.n_classes, conv5=w), p.size) / 1e6}
              for w, r in sweep_records.items()}
@@ -629,6 +645,27 @@ def predict_command(model_path, images: list[str], top: int = 5, as_json: bool =
     if not predictions: print("lwm: error: no image could be classified", file=sys.stderr)
     return 0 if predictions else 1
 
+# %% ../nbs/09_pipeline.ipynb #e55bc663
+def launch_distributed(nproc: int, data=None, out="lwm_run", profile="quick", seeds: int | None = None, device="auto") -> int:
+    "What `lwm run --nproc N` does: check the setup, then start `lwm run` in `nproc` processes with torchrun on this machine; returns its exit status."
+    if nproc < 1: raise ValueError(f"--nproc must be at least 1, got {nproc}.")
+    device = resolve_device(device)  # CUDA asked for where there is none: one clear error, before any process starts
+    if device.type == "cuda" and nproc > torch.cuda.device_count():
+        raise ValueError(f"--nproc {nproc} needs {nproc} GPUs; this machine has {torch.cuda.device_count()}.")
+    batch = load_profile(profile).batch_size
+    if batch % nproc:
+        raise ValueError(f"batch_size {batch} is not divisible by --nproc {nproc}: the processes share each global batch evenly.")
+    args = ["run", "--out", str(out), "--profile", str(profile), "--device", device.type]
+    if data is not None: args += ["--data", str(data)]
+    if seeds is not None: args += ["--seeds", str(seeds)]
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "--no-python",
+               sys.executable, "-c", "from lwm_nb.pipeline import main; raise SystemExit(main())", *args]
+    process = subprocess.Popen(command)
+    try: return process.wait()
+    except KeyboardInterrupt:  # Ctrl-C reached torchrun too: let it stop its processes
+        process.wait()
+        raise
+
 # %% ../nbs/09_pipeline.ipynb #e0303d36
 def main(argv=None) -> int:
     "Entry point of the `lwm` command."
@@ -648,6 +685,9 @@ def main(argv=None) -> int:
                         "or a .json file of settings that override quick (default: %(default)s)")
     r.add_argument("--seeds", type=int, help="student runs per method (default: the profile's)")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default: %(default)s")
+    r.add_argument("--nproc", type=int, default=1,
+                   help="processes that train each step together on this machine (torchrun with DistributedDataParallel: "
+                        "one a GPU; gloo on CPU); the global batch stays the profile's (default: %(default)s)")
     e = sub.add_parser("export", help="write a model file as ONNX, and as INT8 ONNX",
                        description="Export a .pt model file to OUT/<name>.onnx (checked against PyTorch), and with --int8 to "
                                    "OUT/<name>_int8.onnx, quantized with ONNX Runtime on training images.")
@@ -670,6 +710,8 @@ def main(argv=None) -> int:
         elif args.command == "predict":
             if args.top < 1: raise ValueError(f"--top must be at least 1, got {args.top}.")
             return predict_command(args.model, args.images, args.top, args.json)
+        elif args.nproc != 1 and "WORLD_SIZE" not in os.environ:
+            return launch_distributed(args.nproc, args.data, args.out, args.profile, args.seeds, args.device)
         else:  # per-epoch bars only on a terminal: in a captured log every redraw would be a line
             run_pipeline(args.data, args.out, args.profile, args.seeds, args.device, progress=sys.stderr.isatty())
     except KeyboardInterrupt:

@@ -5,7 +5,7 @@
 # %% ../nbs/05_train.ipynb #1e5f66ad
 from __future__ import annotations
 
-import math, time
+import atexit, math, os, time
 from dataclasses import dataclass
 from typing import ClassVar
 from pathlib import Path
@@ -13,19 +13,23 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 import torch
+import torch.distributed as dist
 from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .data import save_figure, tensor_digest
+from .data import save_figure, shard_loader, tensor_digest
 from .distill import kd_loss
-from .evaluate import evaluate
+from .evaluate import evaluate, scores
 from .models import atomic_save, save_model
 from .temperature import constant, linear
 
 # %% auto #0
 __all__ = ['FINITE_CHECK_EVERY', 'CHECKPOINT_OVERHEAD', 'step', 'cyclic', 'onecycle', 'flat', 'History', 'recalibrate_bn',
-           'TeacherCache', 'FitResult', 'resolve_device', 'save_checkpoint', 'restore_checkpoint', 'train_epoch', 'fit']
+           'TeacherCache', 'FitResult', 'resolve_device', 'save_checkpoint', 'restore_checkpoint', 'train_epoch',
+           'distributed', 'init_distributed', 'barrier', 'fit']
 
 # %% ../nbs/05_train.ipynb #e3f5425e
 @dataclass(frozen=True)
@@ -277,7 +281,61 @@ def train_epoch(model: nn.Module, loader, optimizer, scheduler,
             _check_finite(losses[checked:], step_of[checked:], lrs[checked:], epoch); checked = len(losses)
     if not losses: return 0.0, T
     _check_finite(losses[checked:], step_of[checked:], lrs[checked:], epoch)
-    return float(torch.stack(losses).cpu().double() @ torch.tensor(sizes, dtype=torch.float64)) / sum(sizes), T
+    total = torch.stack([torch.stack(losses).cpu().double() @ torch.tensor(sizes, dtype=torch.float64), torch.tensor(float(sum(sizes)))])
+    if distributed()[1] > 1:  # the mean over the global batches, the same on every process
+        total = total.to(device); dist.all_reduce(total); total = total.cpu()
+    return float(total[0] / total[1]), T
+
+# %% ../nbs/05_train.ipynb #b601b3e8
+def distributed() -> tuple[int, int]:
+    "(rank, number of processes) of this process: (0, 1) unless it is one of a process group (under `torchrun`)."
+    if dist.is_available() and dist.is_initialized(): return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+def init_distributed(device="auto") -> torch.device:
+    "Under `torchrun` (WORLD_SIZE > 1), join the process group — NCCL on GPUs, gloo on CPU — once; returns this process's device (`cuda:LOCAL_RANK` on GPUs)."
+    device = resolve_device(device)
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1: return device
+    if device.type == "cuda":
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        torch.cuda.set_device(device)
+    if not dist.is_initialized():
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        atexit.register(dist.destroy_process_group)
+    return device
+
+def barrier():
+    "Wait for every process of the group (nothing to wait for in a single process)."
+    if distributed()[1] > 1: dist.barrier()
+
+def _sync_buffers(model: nn.Module):
+    "Give every process process 0's BatchNorm statistics (each process updated its own on its own slice)."
+    for buffer in model.buffers(): dist.broadcast(buffer.data, 0)
+
+def _validate(model: nn.Module, loader, world: int, rank: int) -> dict:
+    "`evaluate` over the whole of `loader`: each process scores every `world`-th item, and the logits are gathered, so every process gets the same result."
+    if world == 1: return evaluate(model, loader)
+    order = list(loader.sampler)
+    share = DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=order[rank::world],
+                       num_workers=loader.num_workers, collate_fn=loader.collate_fn)
+    part = evaluate(model, share) if len(share.sampler) else None
+    parts = [None] * world
+    dist.all_gather_object(parts, part and (part["logits"], torch.as_tensor(part["targets"])))
+    n_classes = next(p[0].shape[1] for p in parts if p)
+    logits, targets = torch.empty(len(order), n_classes), torch.empty(len(order), dtype=torch.long)
+    for r, p in enumerate(parts):
+        if p: logits[r::world], targets[r::world] = p
+    return scores(logits, targets)
+
+def _to_plain_batchnorm(module: nn.Module) -> nn.Module:
+    "Undo `nn.SyncBatchNorm.convert_sync_batchnorm` (in place): BatchNorm2d layers with the same state."
+    for name, child in module.named_children():
+        if isinstance(child, nn.SyncBatchNorm):
+            plain = nn.BatchNorm2d(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
+            plain.load_state_dict(child.state_dict())
+            setattr(module, name, plain.to(next(iter(child.state_dict().values())).device))
+        else: _to_plain_batchnorm(child)
+    return module
 
 # %% ../nbs/05_train.ipynb #e9982aae
 CHECKPOINT_OVERHEAD = 0.05  # most of the training time that writing checkpoints may take
@@ -300,24 +358,33 @@ def fit(model: nn.Module, # trained in place; it ends with the weights of its be
         device="auto", # 'auto' (CUDA where present), 'cpu', 'cuda' or a torch.device
         amp: bool | None = None, # mixed precision; None: on CUDA only
         recalibrate_bn_below: int = 50, # re-estimate BatchNorm statistics after each epoch while fewer optimizer steps were taken
-        progress: bool = True, # epoch and batch progress bars
+        progress: bool = True, # epoch and batch progress bars (process 0's only, under torchrun)
+        sync_batchnorm: bool = False, # under torchrun on GPUs: BatchNorm statistics over the global batch, not each process's slice
        ) -> FitResult:
     "Train `model` (distilled from `teacher` if given) on `loaders.train`, keep the epoch with the best macro-F1 on `loaders.valid`."
     if epochs < 1: raise ValueError(f"epochs must be at least 1, got {epochs}.")
     if not hasattr(lr_schedule, "build"):
         raise TypeError(f"lr_schedule must be a schedule such as cyclic(1e-3, 1e-2) or step(1e-3), not {lr_schedule!r}.")
     if isinstance(temperature, (int, float)): temperature = constant(temperature)
-    device = resolve_device(device)
+    device = init_distributed(device)
+    rank, world = distributed()
+    if sync_batchnorm and world > 1 and device.type != "cuda":
+        raise ValueError("sync_batchnorm needs GPUs: PyTorch's SyncBatchNorm does not run on CPU.")
+    progress = progress and rank == 0
     amp = device.type == "cuda" if amp is None else amp
-    steps = len(loaders.train)
+    train_loader = shard_loader(loaders.train, rank, world)  # refuses a global batch that the processes cannot share evenly
+    steps = len(train_loader)
     if steps == 0: raise ValueError("The training loader yields no batch: the training split is empty or smaller than one batch.")
     kd = teacher is not None
     config = {"epochs": epochs, "kd": kd, "alpha": alpha if kd else 0.0, "temperature": repr(temperature) if kd else None,
               "lr_schedule": repr(lr_schedule), "seed": seed, "steps_per_epoch": steps,
-              "recalibrate_bn_below": recalibrate_bn_below, "n_params": sum(p.numel() for p in model.parameters())}
+              "recalibrate_bn_below": recalibrate_bn_below, "n_params": sum(p.numel() for p in model.parameters()),
+              **({"processes": world, "sync_batchnorm": sync_batchnorm} if world > 1 else {})}
     # channels_last on CPU too: training steps measured 1.3x (student) and 1.2x (teacher) faster at 32 px, one thread
     model.to(device, memory_format=torch.channels_last)
     if kd: teacher.to(device, memory_format=torch.channels_last).eval()
+    if sync_batchnorm and world > 1: model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    trained = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None) if world > 1 else model
     optimizer = torch.optim.Adam(model.parameters(), lr=lr_schedule.lr, fused=True)  # one kernel for all parameters: the per-tensor loop was 15 % of a small student's step
     scheduler = lr_schedule.build(optimizer, steps, epochs)
     scaler = torch.amp.GradScaler(device.type, enabled=amp)
@@ -335,7 +402,7 @@ def fit(model: nn.Module, # trained in place; it ends with the weights of its be
     for epoch in epoch_bar:
         started = time.perf_counter()
         try:
-            train_loss, T = train_epoch(model, loaders.train, optimizer, scheduler, lr_schedule, scaler, epoch, epochs,
+            train_loss, T = train_epoch(trained, train_loader, optimizer, scheduler, lr_schedule, scaler, epoch, epochs,
                                         teacher, alpha, temperature, device, amp, progress)
         except FloatingPointError as e:
             kept = f"the checkpoint of epoch {saved_epoch} in {out} is kept" if out and saved_epoch else "no checkpoint was written"
@@ -343,27 +410,32 @@ def fit(model: nn.Module, # trained in place; it ends with the weights of its be
         lr_now = optimizer.param_groups[0]["lr"]
         if not lr_schedule.per_batch: scheduler.step()
         recalibrated = (epoch + 1) * steps < recalibrate_bn_below
-        if recalibrated: recalibrate_bn(model, loaders.train, device=device)
-        valid = evaluate(model, loaders.valid)
+        if recalibrated: recalibrate_bn(model, train_loader, device=device)
+        if world > 1: _sync_buffers(model)
+        valid = _validate(model, loaders.valid, world, rank)
+        seconds = torch.tensor(time.perf_counter() - started)
+        if world > 1: dist.all_reduce(seconds, dist.ReduceOp.MAX)  # the slowest process's time: the same record everywhere
         record = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid["loss"],
                   "valid_accuracy": valid["accuracy"], "valid_f1": valid["f1"], "lr": lr_now,
-                  "temperature": T, "bn_recalibrated": recalibrated, "seconds": time.perf_counter() - started}
+                  "temperature": T, "bn_recalibrated": recalibrated, "seconds": float(seconds)}
         history.append(record)
         if valid["f1"] > best["best_f1"]:
             best = {"best_state": _cpu_copy(model.state_dict()), "best_f1": valid["f1"], "best_epoch": epoch + 1}
         epoch_bar.set_postfix(loss=f"{train_loss:.3f}", f1=f"{valid['f1']:.3f}", best=f"{best['best_f1']:.3f}")
         due = epoch + 1 in (1, epochs) or time.perf_counter() - last_save >= save_seconds / CHECKPOINT_OVERHEAD
-        if ckpt_path is not None and due:
+        if ckpt_path is not None and due and rank == 0:
             began = time.perf_counter()
             save_checkpoint(ckpt_path, config, epoch + 1, model, optimizer, scheduler, scaler, history, best)
             last_save = time.perf_counter()
             saved_epoch, save_seconds = epoch + 1, last_save - began
     epoch_bar.close()
     model.load_state_dict(best["best_state"])
+    if sync_batchnorm and world > 1: _to_plain_batchnorm(model)
     # the student goes back to the usual layout (torch's pruning flattens weights with .view); the teacher stays
     # channels-last: new storage for its tensors would make a TeacherCache drop the logits the next KD run can reuse
     model.to(memory_format=torch.contiguous_format)
-    if out is not None and (start < epochs or not (out / "model.pt").exists()):
+    if out is not None and rank == 0 and (start < epochs or not (out / "model.pt").exists()):
         save_model(model, out / "model.pt", classes=list(getattr(loaders, "classes", []) or []), input_size=_input_size(loaders.valid),
                    history=list(history), best_epoch=best["best_epoch"], best_f1=best["best_f1"])
+    barrier()  # the other processes return once the files are written
     return FitResult(model, history, best["best_epoch"], best["best_f1"], out)
