@@ -4,7 +4,7 @@
 
 # %% ../nbs/07_export.ipynb #c52f4cc5
 from __future__ import annotations
-import contextlib, gzip, io, json, tempfile, warnings
+import contextlib, gzip, io, json, statistics, tempfile, time, warnings
 from pathlib import Path
 
 import google.protobuf.message
@@ -20,7 +20,6 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .data import ImageSplit, atomic_write, eval_transforms, load_splits, read_rgb, save_figure
-from .evaluate import measure_speed
 from .models import architecture, clone_model, load_model, make_permanent
 
 # %% auto #0
@@ -164,18 +163,33 @@ def load_onnx(path, # a file written by `export_onnx` or `quantize_int8`
     return model, model.meta["classes"]
 
 # %% ../nbs/07_export.ipynb #5b9e3dcc
+def _rounds_median(models: dict, size: int, batch: int, repeats: int, rounds: int = 3) -> dict[str, float]:
+    "Seconds of a forward pass on a random batch for each model: the median over `rounds` of the median of `repeats` passes in a row, the models taking turns round by round (a slow moment of a shared machine then hits one round, not one model)."
+    x = torch.randn(batch, 3, size, size).contiguous(memory_format=torch.channels_last)
+    ready = {name: model.eval().to(memory_format=torch.channels_last) for name, model in models.items()}
+    per_round = {name: [] for name in models}
+    with torch.inference_mode():
+        for _ in range(rounds):
+            for name, model in ready.items():
+                # passes in a row, after two untimed ones: the other runtime's threads, still spinning from
+                # the model before, would slow the first passes (one model a pass each took 15× longer here)
+                model(x); model(x)
+                times = []
+                for _ in range(repeats):
+                    started = time.perf_counter(); model(x); times.append(time.perf_counter() - started)
+                per_round[name].append(statistics.median(times))
+    return {name: statistics.median(t) for name, t in per_round.items()}
+
 def deployment_speed(models: dict[str, nn.Module], # name -> model (PyTorch, or `OnnxClassifier`); ratios are against the first
                      size: int = 224, # image size (an ONNX file runs only at the size it was exported at)
                      batch: int = 64, # batch of the throughput column (latency is at batch 1)
-                     repeats: int = 5, # timed passes; the median is reported
+                     repeats: int = 5, # timed passes in a row at `batch` (four times as many at batch 1), in each of 3 rounds; medians
                     ) -> pd.DataFrame:
     "Latency at batch 1 and throughput at `batch` of each model on the CPU, with the thread count, in one run: the ratios are what to compare."
-    rows = []
-    for name, model in models.items():
-        latency = measure_speed(model, size, 1, "cpu", warmup=2, repeats=repeats)["median"]
-        throughput = batch / measure_speed(model, size, batch, "cpu", warmup=1, repeats=repeats)["median"]
-        rows.append({"model": name, "latency_ms": 1e3 * latency, "img_per_s": throughput})
-    table = pd.DataFrame(rows).set_index("model")
+    latency = _rounds_median(models, size, 1, 4 * repeats)
+    per_batch = _rounds_median(models, size, batch, repeats)
+    table = pd.DataFrame([{"model": name, "latency_ms": 1e3 * latency[name], "img_per_s": batch / per_batch[name]}
+                          for name in models]).set_index("model")
     table["latency_speedup"] = table.latency_ms.iloc[0] / table.latency_ms
     table["throughput_speedup"] = table.img_per_s / table.img_per_s.iloc[0]
     table.attrs.update(size=size, batch=batch, threads=torch.get_num_threads())

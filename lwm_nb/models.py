@@ -20,7 +20,8 @@ from .data import atomic_write
 # %% auto #0
 __all__ = ['STUDENT_STAGES', 'STUDENT_REPEATS', 'IMAGENET_WEIGHTS', 'MODEL_FORMAT', 'REFERENCE_CONV5_PARAMS', 'checkpoint_dir',
            'imagenet_checkpoint', 'load_fitting', 'teacher', 'student', 'count_params', 'mult_adds', 'width_table',
-           'architecture', 'atomic_save', 'write_json', 'save_model', 'load_model', 'clone_model', 'make_permanent']
+           'channel_groups', 'keep_channels', 'architecture', 'atomic_save', 'write_json', 'save_model', 'load_model',
+           'clone_model', 'make_permanent']
 
 # %% ../nbs/01_models.ipynb #6d31ea60
 STUDENT_STAGES = (24, 48, 96, 192)   # ShuffleNetV2 x0.5 channels before conv5
@@ -141,12 +142,76 @@ def width_table(n_classes: int = 525, widths=tuple(REFERENCE_CONV5_PARAMS), size
                      "reference_params": REFERENCE_CONV5_PARAMS.get(w) if n_classes == 525 else None})
     return pd.DataFrame(rows).set_index("conv5")
 
+# %% ../nbs/01_models.ipynb #2d0c0ca9
+def _sliced(layer: nn.Module, out=None, inputs=None) -> nn.Module:
+    "A new Conv2d, BatchNorm2d or Linear like `layer` holding only its output channels `out` and input channels `inputs` (index tensors; None keeps all). A depthwise conv's inputs are its outputs."
+    if isinstance(layer, nn.BatchNorm2d):
+        new = nn.BatchNorm2d(len(out), layer.eps, layer.momentum, layer.affine, layer.track_running_stats,
+                             device=layer.running_mean.device, dtype=layer.running_mean.dtype)
+        state = {k: v[out] if v.ndim else v for k, v in layer.state_dict().items()}
+    else:
+        depthwise = isinstance(layer, nn.Conv2d) and 1 < layer.groups == layer.in_channels == layer.out_channels
+        weight = layer.weight if out is None else layer.weight[out]
+        if inputs is not None and not depthwise: weight = weight[:, inputs]
+        kind = dict(device=weight.device, dtype=weight.dtype, bias=layer.bias is not None)
+        if isinstance(layer, nn.Linear): new = nn.Linear(weight.shape[1], weight.shape[0], **kind)
+        else:
+            groups = weight.shape[0] if depthwise else layer.groups
+            new = nn.Conv2d(weight.shape[1] * groups, weight.shape[0], layer.kernel_size, layer.stride, layer.padding,
+                            layer.dilation, groups, padding_mode=layer.padding_mode, **kind)
+        state = {"weight": weight}
+        if layer.bias is not None: state["bias"] = layer.bias if out is None else layer.bias[out]
+    new.load_state_dict(state)
+    return new.train(layer.training)
+
+def _blocks(model: ShuffleNetV2) -> dict[str, nn.Module]:
+    return {f"{stage}.{i}": block for stage in ("stage2", "stage3", "stage4") for i, block in enumerate(getattr(model, stage))}
+
+def channel_groups(model: ShuffleNetV2) -> dict[str, int]:
+    "Width of each group of channels that can be narrowed without crossing a channel shuffle: 'conv1' (the stem's outputs), each block's branch2 inner channels by block name ('stage2.0', ...), 'conv5' (its outputs)."
+    return {"conv1": model.conv1[0].out_channels,
+            **{name: block.branch2[0].out_channels for name, block in _blocks(model).items()},
+            "conv5": model.conv5[0].out_channels}
+
+def keep_channels(model: ShuffleNetV2, keep: dict) -> ShuffleNetV2:
+    "Narrow `model` in place to the channels `keep[group]` lists (indices, for groups of `channel_groups`): every layer that writes or reads them is replaced by a smaller one; returns `model`."
+    widths = channel_groups(model)
+    if unknown := set(keep) - set(widths): raise ValueError(f"No channel group {sorted(unknown)} in this student; groups: {list(widths)}.")
+    keep = {group: torch.as_tensor(index, dtype=torch.long) for group, index in keep.items()}
+    for group, index in keep.items():
+        if not (index.ndim == 1 and len(index) and 0 <= index.min() and index.max() < widths[group] and len(index.unique()) == len(index)):
+            raise ValueError(f"Channels to keep in {group} must be distinct indices below {widths[group]}, at least one.")
+    blocks = _blocks(model)
+    with torch.no_grad():
+        for group, index in keep.items():
+            if group == "conv1":   # the stem feeds both branches of the first block
+                first = model.stage2[0]
+                model.conv1[0], model.conv1[1] = _sliced(model.conv1[0], out=index), _sliced(model.conv1[1], out=index)
+                first.branch1[0], first.branch1[1] = _sliced(first.branch1[0], out=index), _sliced(first.branch1[1], out=index)
+                first.branch1[2] = _sliced(first.branch1[2], inputs=index)
+                first.branch2[0] = _sliced(first.branch2[0], inputs=index)
+            elif group == "conv5":
+                model.conv5[0], model.conv5[1] = _sliced(model.conv5[0], out=index), _sliced(model.conv5[1], out=index)
+                model.fc = _sliced(model.fc, inputs=index)
+            else:                  # 1×1 → BN → ReLU → depthwise 3×3 → BN → 1×1: the channels between the two 1×1s
+                branch = blocks[group].branch2
+                for i in (0, 1, 3, 4): branch[i] = _sliced(branch[i], out=index)
+                branch[5] = _sliced(branch[5], inputs=index)
+    return model
+
 # %% ../nbs/01_models.ipynb #30de6af1
+def _narrowed(model: ShuffleNetV2) -> dict[str, int]:
+    "Width of each channel group (conv5 aside) that is narrower than in an unpruned student."
+    full = {"conv1": STUDENT_STAGES[0], **{name: block.branch2[5].out_channels for name, block in _blocks(model).items()}}
+    return {group: width for group, width in channel_groups(model).items() if group in full and width != full[group]}
+
 def architecture(model: nn.Module) -> dict:
-    "What `load_model` needs to rebuild `model`: kind, n_classes and (students) conv5."
+    "What `load_model` needs to rebuild `model`: kind, n_classes, (students) conv5 and, for a channel-pruned student, the width of each narrowed group."
     if isinstance(model, RegNet): return {"kind": "teacher", "n_classes": model.fc.out_features}
     if isinstance(model, ShuffleNetV2):
-        return {"kind": "student", "n_classes": model.fc.out_features, "conv5": model.conv5[0].out_channels}
+        channels = _narrowed(model)
+        return {"kind": "student", "n_classes": model.fc.out_features, "conv5": model.conv5[0].out_channels,
+                **({"channels": channels} if channels else {})}
     raise TypeError(f"{type(model).__name__} is neither an lwm_nb teacher (RegNet) nor student (ShuffleNetV2).")
 
 def _masks(model: nn.Module) -> dict[str, torch.Tensor]:
@@ -215,7 +280,7 @@ def _dense_state_dict(obj) -> dict[str, torch.Tensor]:
     return _unpack(obj)[0]
 
 def load_model(path, with_meta: bool = False):
-    "Rebuild the model saved by `save_model` at `path` (masks included); with `with_meta`, return `(model, meta)`."
+    "Rebuild the model saved by `save_model` at `path` (masks and narrowed channels included); with `with_meta`, return `(model, meta)`."
     from torch.nn.utils import prune
     path = Path(path).expanduser()
     if not path.is_file(): raise FileNotFoundError(f"No model file at {path}.")
@@ -225,7 +290,10 @@ def load_model(path, with_meta: bool = False):
                          f"use teacher(n, weights=path) or student(n, conv5, weights=path).")
     kind = obj.get("kind")
     if kind == "teacher": model = _plain_teacher(obj["n_classes"])
-    elif kind == "student": model = _plain_student(obj["n_classes"], obj["conv5"])
+    elif kind == "student":
+        model = _plain_student(obj["n_classes"], obj["conv5"])
+        try: keep_channels(model, {group: range(width) for group, width in obj.get("channels", {}).items()})
+        except (TypeError, ValueError) as e: raise ValueError(f"{path}: its channel widths do not fit a student: {e}") from None
     else: raise ValueError(f"{path} holds a model of unknown kind {kind!r}.")
     try:
         state, masks = _unpack(obj)

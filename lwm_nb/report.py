@@ -16,19 +16,22 @@ from .data import save_figure
 from .evaluate import plot_speed_and_size
 from .export import plot_deployment
 from .models import REFERENCE_CONV5_PARAMS, write_json
+from .prune import PRUNING_NAMES, plot_pruning_tradeoff
 from .train import History
 
 # %% auto #0
 __all__ = ['METHODS', 'REFERENCE', 'EFFECTS', 'SPEED_COLUMNS', 'DEPLOY_NAMES', 'summarize', 'paired', 'effects', 'method_names',
            'methods_table', 'effects_table', 'sweep_table', 'plot_ablation', 'plot_effects', 'plot_curves',
-           'speed_markdown', 'deploy_speed_table', 'deploy_markdown', 'render_markdown', 'write_report', 'readme_table']
+           'speed_markdown', 'deploy_speed_table', 'deploy_markdown', 'pruning_table', 'pruning_verdict',
+           'pruning_markdown', 'render_markdown', 'write_report', 'readme_table']
 
 # %% ../nbs/08_report.ipynb #cc6ef453
 METHODS = {"teacher": "teacher (RegNetX-1.6GF)", "student": "student alone", "kd": "KD, constant T",
            "kd_decreasing_t": "KD, falling T",
            "kd_retrained_50": "KD, falling T, retrained as long as the 50 %-pruned ones, not pruned",
            "kd_retrained": "KD, falling T, retrained as long as the 60 %-pruned ones, not pruned",
-           "pruned_50": "+ prune 50 %, retrain", "pruned_60": "+ prune 60 %, retrain"}
+           "pruned_50": "+ prune 50 %, retrain", "pruned_60": "+ prune 60 %, retrain",
+           "channels_50": "+ remove 50 % of channels, retrain", "channels_60": "+ remove 60 % of channels, retrain"}
 REFERENCE = {"teacher": (0.993, 8_756_461), "student": (0.916, 189_677), "kd": (0.969, 189_677),
              "kd_decreasing_t": (0.972, 189_677), "pruned_50": (0.970, 98_117), "pruned_60": (0.969, 79_805)}
 
@@ -65,7 +68,9 @@ EFFECTS = [("teacher above distilled student", "teacher", "kd_decreasing_t", "a 
            ("falling T above constant T", "kd_decreasing_t", "kd", "a > b"),
            ("more KD epochs (no pruning) above KD", "kd_retrained", "kd_decreasing_t", "a > b"),
            ("pruned 50 % within 1 point of KD trained as long", "pruned_50", "kd_retrained_50", "a >= b - 0.01"),
-           ("pruned 60 % within 1 point of KD trained as long", "pruned_60", "kd_retrained", "a >= b - 0.01")]
+           ("pruned 60 % within 1 point of KD trained as long", "pruned_60", "kd_retrained", "a >= b - 0.01"),
+           ("channels 50 % within 1 point of KD trained as long", "channels_50", "kd_retrained_50", "a >= b - 0.01"),
+           ("channels 60 % within 1 point of KD trained as long", "channels_60", "kd_retrained", "a >= b - 0.01")]
 
 def _verdict(e: dict) -> str:
     if e["seeds"] < 2: return "one seed: no verdict"
@@ -216,6 +221,39 @@ def deploy_markdown(report: dict) -> list[str]:
             "and both as speed-ups against the student in PyTorch eager (the pruned one with its masks applied once).", "",
             speed.to_markdown(floatfmt=",.2f"), "", "![deployment speed](deploy_speed.png)", ""]
 
+# %% ../nbs/08_report.ipynb #a727ee5a
+def pruning_table(report: dict) -> pd.DataFrame:
+    "The run's pruned students, by weights and by channels, beside the distilled student: test macro-F1, parameters, mult-adds and latency at batch 1, with ratios."
+    c = report["pruning"]
+    def ms(v): return f"{v:.2f}" if v else "—"
+    def ratio(v): return f"{v:.2f}×" if v else "—"
+    rows = [{"model": PRUNING_NAMES.get(k, k), "test macro-F1": _fmt(r["f1"], r["f1_std"], report["seeds"]), "params": f"{r['params']:,}",
+             f"mult-adds (M, {c['size']} px)": f"{r['mult_adds_M']:.2f}", "fewer mult-adds": ratio(r["mult_adds_ratio"]),
+             "eager latency (ms)": ms(r["eager_ms"]), "eager speed-up": ratio(r["eager_speedup"]),
+             "ONNX Runtime latency (ms)": ms(r["onnx_ms"]), "ONNX Runtime speed-up": ratio(r["onnx_speedup"])}
+            for k, r in c["rows"].items()]
+    return pd.DataFrame(rows).set_index("model")
+
+def pruning_verdict(report: dict) -> str:
+    "One sentence: the largest channel share whose retrained student stayed within a point of the distilled student, and what it bought."
+    c = report["pruning"]
+    best = c["largest_within_1_point"]
+    if best is None: return "No channel share kept the retrained student within 1 point of the distilled student's macro-F1."
+    r = c["rows"][best]
+    speed = (f", {r['eager_speedup']:.2f}× lower latency at batch 1 in PyTorch eager and {r['onnx_speedup']:.2f}× in ONNX Runtime "
+             f"({c.get('threads')} thread(s))" if r["eager_speedup"] and r["onnx_speedup"] else "")
+    return (f"The largest channel share whose retrained student stayed within 1 point of the distilled student's macro-F1 "
+            f"(mean over seeds): {PRUNING_NAMES.get(best, best)}, with {r['mult_adds_ratio']:.2f}× fewer mult-adds{speed}.")
+
+def pruning_markdown(report: dict) -> list[str]:
+    "The report's section on structured against unstructured pruning."
+    return ["## Pruning weights against pruning channels", "",
+            "The distilled student pruned 50 % then 60 % of its weights (unstructured: zeros in dense tensors), and 50 % then "
+            "60 % of its channels (structured: smaller layers), retrained with KD after each step. Macro-F1 over seeds; "
+            "shapes and latency of seed 0 (a share of channels gives every seed the same network), latency measured in one "
+            "run at batch 1 (`—`: not timed).", "",
+            pruning_table(report).to_markdown(), "", pruning_verdict(report), "", "![pruning trade-off](pruning_tradeoff.png)", ""]
+
 # %% ../nbs/08_report.ipynb #b8f6d9b6
 def render_markdown(report: dict, # a run's report, as `write_report` stores it in report.json
                     pairs: pd.DataFrame | None = None, # the distilled student's most confused class pairs (seed 0, test)
@@ -261,6 +299,7 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
               "Unstructured pruning makes files smaller, not inference faster: dense kernels multiply zeros too.", "",
               speed_markdown(speed), "", "![speed and size](speed_and_size.png)", "",
               *(deploy_markdown(report) if "deploy" in report else []),
+              *(pruning_markdown(report) if "pruning" in report else []),
               "## Learning curves (seed 0)", "", "![learning curves](learning_curves.png)", ""]
     if pairs is not None:
         lines += ["## Where the distilled student errs (seed 0, test)", "", pairs.round(3).to_markdown(index=False), "",
@@ -289,6 +328,7 @@ def write_report(report: dict, # the run's report; `files` is added to it
     plot_curves(histories, out / "learning_curves.png")
     plot_speed_and_size(speed, out / "speed_and_size.png")
     if "deploy_speed" in report: plot_deployment(deploy_speed_table(report), out / "deploy_speed.png")
+    if "pruning" in report: plot_pruning_tradeoff(report["pruning"], out / "pruning_tradeoff.png")
     plt.close("all")  # the figures are in their files; a notebook shows the report instead
     report["files"] = sorted({p.name for p in out.iterdir() if p.suffix in (".png", ".csv", ".md", ".json")}
                              | {"report.json", "report.md"})
@@ -318,4 +358,8 @@ def readme_table(report: dict) -> str:
                   f"speed-up | images/s, batch {speed.attrs.get('batch')} | speed-up |", "|---|---|---|---|---|"]
         for name, row in speed.iterrows():
             lines.append(f"| {name} | {row.latency_ms:.2f} | {row.latency_speedup:.1f}× | {row.img_per_s:,.0f} | {row.throughput_speedup:.1f}× |")
+    if "pruning" in report:
+        table = pruning_table(report).reset_index()
+        lines += ["", "| " + " | ".join(table.columns) + " |", "|" + "---|" * len(table.columns)]
+        lines += ["| " + " | ".join(map(str, row)) + " |" for row in table.itertuples(index=False)]
     return "\n".join(lines)

@@ -39,3 +39,12 @@ def test_the_gpu_check_runs_on_cpu_and_passes_its_checks(tmp_path):
 def test_asking_for_cuda_on_a_machine_without_it_is_one_clear_error(tmp_path):
     done = run("training.py", "--device", "cuda", tmp_path=tmp_path)
     assert done.returncode == 2 and "no CUDA GPU" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_structured_pruning_benchmark_prints_every_ratio(tmp_path):
+    done = run("structured_pruning.py", "--classes", 10, "--size", 32, "--amounts", 0.5, 0.75, "--repeats", 2, "--no-exact",
+               tmp_path=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    verdicts = re.findall(r"amount (0\.5|0\.75): mult-adds ([0-9.]+)x .*eager latency ([0-9.]+)x .*ONNX Runtime latency ([0-9.]+)x", done.stdout)
+    assert [v[0] for v in verdicts] == ["0.5", "0.75"]
+    assert all(float(mult_adds) > 1 for _, mult_adds, *_ in verdicts)  # latency is only printed: no wall-clock bar in a test

@@ -67,15 +67,20 @@ def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(env, tiny_prof
     result = lwm("run", "--profile", str(tiny_profile), "--out", str(straight), env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((straight / "report.json").read_text())
-    assert set(report["methods"]) == {"teacher", "student", "kd", "kd_decreasing_t", "kd_retrained_50", "kd_retrained", "pruned_50", "pruned_60"}
+    assert set(report["methods"]) == {"teacher", "student", "kd", "kd_decreasing_t", "kd_retrained_50", "kd_retrained", "pruned_50", "pruned_60",
+                                      "channels_50", "channels_60"}
     for method in report["methods"].values():
         assert {"f1", "f1_std", "params"} <= set(method)
     assert report["methods"]["student"]["seeds"] == 2 and report["methods"]["teacher"]["seeds"] == 1
     assert report["methods"]["pruned_60"]["params"] < report["methods"]["pruned_50"]["params"] < report["methods"]["kd"]["params"]
+    assert report["methods"]["channels_60"]["params"] < report["methods"]["channels_50"]["params"] < report["methods"]["kd"]["params"]
+    compared = report["pruning"]["rows"]  # channels removed: less work; weights zeroed: the same work
+    assert compared["channels_60"]["mult_adds_ratio"] > compared["channels_50"]["mult_adds_ratio"] > 1
+    assert compared["pruned_60"]["mult_adds_ratio"] == 1 and compared["channels_60"]["onnx_ms"] > 0
     assert set(report["conv5_sweep"]) == {"64", "16"}
     assert report["profile"] == "tiny" and report["data"]["embedded"] is True
     for name in ("report.md", "ablation.png", "effects.png", "learning_curves.png", "confusion.png", "sparsity.png",
-                 "speed_and_size.png", "methods.csv", "effects.csv", "conv5_sweep.csv", "speed_and_size.csv"):
+                 "speed_and_size.png", "pruning_tradeoff.png", "methods.csv", "effects.csv", "conv5_sweep.csv", "speed_and_size.csv"):
         assert (straight / name).is_file(), name
     assert "## Methods" in (straight / "report.md").read_text()
     assert "2 step(s) at a time" in result.stdout or os.cpu_count() < 2

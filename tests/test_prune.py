@@ -1,4 +1,4 @@
-"Pruning: cumulative amounts, masks held through a whole retrain, compact files, export."
+"Pruning: cumulative amounts, masks held through a whole retrain, compact files, export; channel-pruned students saved, exported and retrained."
 import copy
 from dataclasses import replace
 
@@ -6,8 +6,12 @@ import pytest
 import torch
 
 from lwm_nb.data import load_splits, make_digits, make_loaders
-from lwm_nb.models import count_params, load_model, make_permanent, save_model, student
-from lwm_nb.prune import global_prune, prunable, prune_and_retrain, pruned_share
+from lwm_nb.evaluate import evaluate
+from lwm_nb.export import export_onnx, load_onnx, read_metadata
+from lwm_nb.models import (architecture, channel_groups, clone_model, count_params, load_model, make_permanent, mult_adds,
+                           save_model, student)
+from lwm_nb.prune import global_prune, prunable, prune_and_retrain, prune_channels, pruned_share
+from lwm_nb.train import fit
 
 
 def test_amount_is_the_total_share_after_the_call():
@@ -80,3 +84,60 @@ def test_make_permanent_keeps_outputs_and_drops_masks():
         make_permanent(model)
         assert torch.equal(model(x), before)
     assert not any(n.endswith(("_mask", "_orig")) for n, _ in list(model.named_buffers()) + list(model.named_parameters()))
+
+
+# ---- structured (channel) pruning ---------------------------------------------------------------
+
+def trained_like_student(n_classes=10):
+    "A student whose BatchNorms differ per channel, as after training, so that a wrong channel would show."
+    torch.manual_seed(0)
+    model = student(n_classes).eval()
+    with torch.no_grad():
+        for norm in (m for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d)):
+            norm.weight.uniform_(0.2, 1.5); norm.bias.normal_(); norm.running_mean.normal_(); norm.running_var.uniform_(0.5, 2)
+    return model
+
+
+def test_channel_pruned_student_round_trips_through_a_file(tmp_path):
+    dense = trained_like_student()
+    pruned = prune_channels(dense, 0.5).eval()
+    again, meta = load_model(save_model(pruned, tmp_path / "pruned.pt", classes=list("0123456789")), with_meta=True)
+    x = torch.randn(4, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(again.eval()(x), pruned(x), rtol=1e-6, atol=1e-6)
+    assert architecture(again) == architecture(pruned) and "channels" in architecture(again)
+    assert channel_groups(again) == channel_groups(pruned)
+    assert meta == {"classes": list("0123456789")}
+    assert count_params(again) == count_params(pruned) < count_params(dense)
+    assert mult_adds(again, 64) == mult_adds(pruned, 64) < mult_adds(dense, 64)
+    twin = clone_model(again)
+    with torch.no_grad():
+        assert torch.equal(twin.eval()(x), again(x))
+
+
+def test_channel_pruned_student_exports_to_onnx_and_agrees_with_pytorch(tmp_path):
+    pruned = prune_channels(trained_like_student(), 0.5).eval()
+    onnx_model, classes = load_onnx(export_onnx(pruned, tmp_path / "pruned.onnx", size=32))
+    assert classes == [str(i) for i in range(10)]
+    assert read_metadata(tmp_path / "pruned.onnx")["architecture"] == architecture(pruned)
+    x = torch.randn(5, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(onnx_model(x), pruned(x), rtol=1e-4, atol=1e-4)
+
+
+def test_channel_pruned_student_retrains_with_kd_and_evaluates(tmp_path):
+    splits = load_splits(make_digits(tmp_path / "digits"), size=32)
+    subset = replace(splits, train=splits.train.subset(range(128)), valid=splits.valid.subset(range(64)))
+    loaders = make_loaders(subset, batch_size=32, seed=0)
+    torch.manual_seed(0)
+    dense = student(10)
+    pruned = prune_channels(dense, 0.5)
+    widths = channel_groups(pruned)
+    result = fit(pruned, loaders, 1, teacher=dense, out=tmp_path / "run", progress=False)
+    assert channel_groups(result.model) == widths
+    assert 0 <= evaluate(result.model, loaders.valid)["f1"] <= 1
+    saved = load_model(tmp_path / "run" / "model.pt")   # the selected model, as fit wrote it
+    assert channel_groups(saved) == widths
+    x = torch.randn(2, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(saved.eval()(x), result.model.cpu().eval()(x), rtol=1e-5, atol=1e-5)
