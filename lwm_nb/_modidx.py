@@ -250,7 +250,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'lwm_nb.train._set_rng_state': ('train.html#_set_rng_state', 'lwm_nb/train.py'),
                               'lwm_nb.train._sync_buffers': ('train.html#_sync_buffers', 'lwm_nb/train.py'),
                               'lwm_nb.train._to_plain_batchnorm': ('train.html#_to_plain_batchnorm', 'lwm_nb/train.py'),
-                              'lwm_nb.train._validate': ('train.html#_validate', 'lwm_nb/train.py'),
+                              'lwm_nb.train._validator': ('train.html#_validator', 'lwm_nb/train.py'),
                               'lwm_nb.train.barrier': ('train.html#barrier', 'lwm_nb/train.py'),
                               'lwm_nb.train.cyclic': ('train.html#cyclic', 'lwm_nb/train.py'),
                               'lwm_nb.train.cyclic.__post_init__': ('train.html#cyclic.__post_init__', 'lwm_nb/train.py'),

@@ -312,20 +312,22 @@ def _sync_buffers(model: nn.Module):
     "Give every process process 0's BatchNorm statistics (each process updated its own on its own slice)."
     for buffer in model.buffers(): dist.broadcast(buffer.data, 0)
 
-def _validate(model: nn.Module, loader, world: int, rank: int) -> dict:
-    "`evaluate` over the whole of `loader`: each process scores every `world`-th item, and the logits are gathered, so every process gets the same result."
-    if world == 1: return evaluate(model, loader)
+def _validator(loader, rank: int, world: int):
+    "A function of the model doing `evaluate` over the whole of `loader`: each process scores every `world`-th item and the logits are gathered, so every process gets the same result."
+    if world == 1: return lambda model: evaluate(model, loader)
     order = list(loader.sampler)
-    share = DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=order[rank::world],
-                       num_workers=loader.num_workers, collate_fn=loader.collate_fn)
-    part = evaluate(model, share) if len(share.sampler) else None
-    parts = [None] * world
-    dist.all_gather_object(parts, part and (part["logits"], torch.as_tensor(part["targets"])))
-    n_classes = next(p[0].shape[1] for p in parts if p)
-    logits, targets = torch.empty(len(order), n_classes), torch.empty(len(order), dtype=torch.long)
-    for r, p in enumerate(parts):
-        if p: logits[r::world], targets[r::world] = p
-    return scores(logits, targets)
+    share = DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=order[rank::world], num_workers=loader.num_workers,
+                       collate_fn=loader.collate_fn, persistent_workers=loader.num_workers > 0)  # made once: workers start once
+    def validate(model: nn.Module) -> dict:
+        part = evaluate(model, share) if len(share.sampler) else None
+        parts = [None] * world
+        dist.all_gather_object(parts, part and (part["logits"], torch.as_tensor(part["targets"])))
+        n_classes = next(p[0].shape[1] for p in parts if p)
+        logits, targets = torch.empty(len(order), n_classes), torch.empty(len(order), dtype=torch.long)
+        for r, p in enumerate(parts):
+            if p: logits[r::world], targets[r::world] = p
+        return scores(logits, targets)
+    return validate
 
 def _to_plain_batchnorm(module: nn.Module) -> nn.Module:
     "Undo `nn.SyncBatchNorm.convert_sync_batchnorm` (in place): BatchNorm2d layers with the same state."
@@ -373,6 +375,7 @@ def fit(model: nn.Module, # trained in place; it ends with the weights of its be
     progress = progress and rank == 0
     amp = device.type == "cuda" if amp is None else amp
     train_loader = shard_loader(loaders.train, rank, world)  # refuses a global batch that the processes cannot share evenly
+    validate = _validator(loaders.valid, rank, world)
     steps = len(train_loader)
     if steps == 0: raise ValueError("The training loader yields no batch: the training split is empty or smaller than one batch.")
     kd = teacher is not None
@@ -412,7 +415,7 @@ def fit(model: nn.Module, # trained in place; it ends with the weights of its be
         recalibrated = (epoch + 1) * steps < recalibrate_bn_below
         if recalibrated: recalibrate_bn(model, train_loader, device=device)
         if world > 1: _sync_buffers(model)
-        valid = _validate(model, loaders.valid, world, rank)
+        valid = validate(model)
         seconds = torch.tensor(time.perf_counter() - started)
         if world > 1: dist.all_reduce(seconds, dist.ReduceOp.MAX)  # the slowest process's time: the same record everywhere
         record = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid["loss"],
