@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import report_without_timings
+
 ROOT = Path(__file__).parents[1]
 
 FIT_SCRIPT = '''
@@ -87,11 +89,6 @@ TINY = {"teacher_epochs": 1, "student_epochs": 2, "retrain_epochs": 1, "seeds": 
 def lwm(*args, tmp_path, **kw):
     return subprocess.run(["lwm", *map(str, args)], env=env_for(tmp_path), capture_output=True, text=True, timeout=900, **kw)
 
-
-def report_without_timings(out: Path) -> dict:
-    report = json.loads((out / "report.json").read_text())
-    for timed in ("speed_and_size", "deploy_speed"): report.pop(timed)
-    return report
 
 
 def test_lwm_run_with_two_processes_killed_resumes_to_the_report_of_an_uninterrupted_one(tmp_path):

@@ -4,9 +4,10 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
+
+from conftest import report_without_timings
 
 TINY = {"teacher_epochs": 1, "student_epochs": 2, "retrain_epochs": 1, "seeds": 2, "students_per_class": 5,
         "sweep": [64, 16], "speed_size": 32, "min_steps": 0, "teacher_min_steps": 0}
@@ -55,11 +56,6 @@ def test_bad_data_gives_one_clear_line(env, tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "no valid/, test/ folder" in result.stderr
 
-
-def report_without_timings(out: Path) -> dict:
-    report = json.loads((out / "report.json").read_text())
-    for timed in ("speed_and_size", "deploy_speed"): report.pop(timed)   # wall-clock measurements: they differ between any two runs
-    return report
 
 
 def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(env, tiny_profile, tmp_path):
