@@ -416,7 +416,7 @@ def fit(model: nn.Module, # trained in place; it ends with the weights of its be
         if recalibrated: recalibrate_bn(model, train_loader, device=device)
         if world > 1: _sync_buffers(model)
         valid = validate(model)
-        seconds = torch.tensor(time.perf_counter() - started)
+        seconds = torch.tensor(time.perf_counter() - started, device=device)  # NCCL reduces GPU tensors only
         if world > 1: dist.all_reduce(seconds, dist.ReduceOp.MAX)  # the slowest process's time: the same record everywhere
         record = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid["loss"],
                   "valid_accuracy": valid["accuracy"], "valid_f1": valid["f1"], "lr": lr_now,
