@@ -91,11 +91,12 @@ def loop_speed(rounds: int = 5, epochs: int = 2, batch: int = 64, device=torch.d
     for r in range(rounds):
         for kind in ("CE", "KD"):
             kd = the_teacher if kind == "KD" else None
-            for loop in ((r + (kind == "KD")) % 2 and ("bare", "fit") or ("fit", "bare")):  # alternate who goes first
+            loops = {"fit": lambda model: fit(model, loaders, epochs, teacher=kd, device=device, progress=False, recalibrate_bn_below=0),
+                     "bare": lambda model: bare_fit(model, loaders, epochs, teacher=kd, device=device)}
+            first = "bare" if (r + (kind == "KD")) % 2 else "fit"  # who goes first alternates
+            for loop in sorted(loops, key=lambda name: name != first):
                 torch.manual_seed(r); model = student(n)
-                work = (lambda: fit(model, loaders, epochs, teacher=kd, device=device, progress=False, recalibrate_bn_below=0)) \
-                    if loop == "fit" else (lambda: bare_fit(model, loaders, epochs, teacher=kd, device=device))
-                seconds.setdefault((kind, loop), []).append(_timed(device, work))
+                seconds.setdefault((kind, loop), []).append(_timed(device, lambda: loops[loop](model)))
     return {kind: {"fit_s": statistics.median(seconds[kind, "fit"]), "bare_s": statistics.median(seconds[kind, "bare"]),
                    # paired by round: the machine's drift over the run cancels out
                    "speed": statistics.median(b / f for b, f in zip(seconds[kind, "bare"], seconds[kind, "fit"]))}

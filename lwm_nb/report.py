@@ -216,7 +216,8 @@ def deploy_markdown(report: dict) -> list[str]:
             "(mean ± std over seeds). Sizes are bytes as written and gzip-compressed, as shipped, against the dense "
             "PyTorch file of the distilled student.", "",
             pd.DataFrame(rows).set_index("model").to_markdown(), "",
-            f"Speed of seed 0's students as they ship, measured in one run on this machine's CPU with {a.get('threads')} "
+            f"Speed of seed 0's students as they ship, and of its channel-pruned students (PyTorch eager and ONNX fp32), "
+            f"measured in one run on this machine's CPU with {a.get('threads')} "
             f"thread(s) for both runtimes, at {a.get('size')} px: latency at batch 1, images a second at batch {a.get('batch')}, "
             "and both as speed-ups against the student in PyTorch eager (the pruned one with its masks applied once).", "",
             speed.to_markdown(floatfmt=",.2f"), "", "![deployment speed](deploy_speed.png)", ""]
