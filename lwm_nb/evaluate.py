@@ -5,7 +5,7 @@
 # %% ../nbs/04_evaluate.ipynb #8640db39
 from __future__ import annotations
 
-import statistics, tempfile, time
+import platform, statistics, subprocess, tempfile, time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -22,8 +22,9 @@ from .data import save_figure
 from .models import clone_model, count_params, make_permanent, mult_adds, save_model
 
 # %% auto #0
-__all__ = ['model_device', 'evaluate', 'scores', 'per_class', 'confused_pairs', 'plot_confused_pairs', 'plot_confusion',
-           'measure_speed', 'file_size', 'speed_and_size', 'plot_speed_and_size']
+__all__ = ['VNNI_FLAGS', 'model_device', 'evaluate', 'scores', 'per_class', 'confused_pairs', 'plot_confused_pairs',
+           'plot_confusion', 'cpu_info', 'describe_cpu', 'measure_speed', 'file_size', 'speed_and_size',
+           'plot_speed_and_size']
 
 # %% ../nbs/04_evaluate.ipynb #e0c8aa45
 def model_device(model: nn.Module) -> torch.device:
@@ -101,6 +102,40 @@ def plot_confusion(result: dict, classes: list[str], max_classes: int = 30, norm
     fig.tight_layout()
     return save_figure(fig, path)
 
+# %% ../nbs/04_evaluate.ipynb #9536a531
+VNNI_FLAGS = {"avx512_vnni", "avx_vnni", "amx_int8"}  # Linux's names; an 8-bit dot product in one instruction
+
+def _cpu_flags() -> tuple[str, set[str]]:
+    "The CPU's model name and feature flags, as the operating system reports them (Linux, macOS); empty where it does not."
+    try:
+        text = Path("/proc/cpuinfo").read_text()
+        fields = dict(line.split(":", 1) for line in text.splitlines()[:40] if ":" in line)
+        fields = {k.strip(): v.strip() for k, v in fields.items()}
+        return fields.get("model name", fields.get("Hardware", platform.processor())), set((fields.get("flags") or fields.get("Features", "")).split())
+    except OSError: pass
+    try:
+        read = lambda key: subprocess.run(["sysctl", "-n", key], capture_output=True, text=True, timeout=5).stdout.strip()
+        flags = " ".join(read(k) for k in ("machdep.cpu.features", "machdep.cpu.leaf7_features")).lower().replace(".", "_")
+        return read("machdep.cpu.brand_string") or platform.processor(), set(flags.replace("avx512vnni", "avx512_vnni").split())
+    except (OSError, subprocess.SubprocessError): return platform.processor(), set()
+
+def cpu_info(threads: int | None = None, # the threads the figures were measured with; None: torch's
+            ) -> dict:
+    "The CPU behind a speed figure: its name, the instruction set PyTorch's kernels use, whether it has VNNI (x86 only; None elsewhere or when unknown), and the thread count."
+    name, flags = _cpu_flags()
+    x86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
+    return {"cpu": name or platform.machine(), "arch": platform.machine(), "torch_isa": torch.backends.cpu.get_cpu_capability(),
+            "vnni": bool(flags & VNNI_FLAGS) if x86 and flags else None, "threads": threads or torch.get_num_threads()}
+
+def describe_cpu(info: dict | None = None) -> str:
+    "One line for a table's caption: 'AMD EPYC, PyTorch kernels AVX2, no VNNI, 2 threads'."
+    info = info or cpu_info()
+    vnni = {True: "VNNI", False: "no VNNI", None: None}[info.get("vnni")]
+    isa, threads = info.get("torch_isa"), info.get("threads")
+    return ", ".join(filter(None, [info.get("cpu"), isa and f"PyTorch kernels {isa}", vnni,
+                                   threads and f"{threads} thread{'s' if threads != 1 else ''}"])) or "CPU"
+
+
 # %% ../nbs/04_evaluate.ipynb #22617579
 def _timed(fn, device: torch.device) -> float:
     if device.type == "cuda": torch.cuda.synchronize(device)
@@ -153,7 +188,7 @@ def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are aga
     table["params_ratio"] = table.params / first.params
     table["file_ratio"] = table.file_MB / first.file_MB
     for dev in devices: table[f"{dev}_speedup"] = table[f"{dev}_img_per_s"] / first[f"{dev}_img_per_s"]
-    table.attrs.update(size=size, batch=batch, devices=devices, repeats=repeats)
+    table.attrs.update(size=size, batch=batch, devices=devices, repeats=repeats, cpu=cpu_info())
     return table
 
 # %% ../nbs/04_evaluate.ipynb #31e77186

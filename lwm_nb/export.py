@@ -6,6 +6,7 @@
 from __future__ import annotations
 import contextlib, gzip, io, json, statistics, tempfile, time, warnings
 from pathlib import Path
+from typing import Iterator
 
 import google.protobuf.message
 import matplotlib.pyplot as plt
@@ -20,12 +21,14 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .data import ImageSplit, atomic_write, eval_transforms, load_splits, read_rgb, save_figure
+from .evaluate import cpu_info, describe_cpu
 from .models import architecture, clone_model, load_model, make_permanent
 
 # %% auto #0
-__all__ = ['IMAGE_SUFFIXES', 'read_metadata', 'export_onnx', 'calibration_batches', 'quantize_int8', 'OnnxClassifier',
-           'load_onnx', 'deployment_speed', 'plot_deployment', 'gzipped_size', 'file_sizes', 'load_classifier',
-           'image_files', 'predict']
+__all__ = ['INT8_SCHEMES', 'DEFAULT_INT8_SCHEME', 'FASTER', 'IMAGE_SUFFIXES', 'read_metadata', 'export_onnx',
+           'calibration_batches', 'quantize_int8', 'int8_weights', 'can_saturate', 'OnnxClassifier', 'load_onnx',
+           'deployment_speed', 'what_to_ship', 'plot_deployment', 'gzipped_size', 'file_sizes', 'load_classifier',
+           'image_files', 'predictions', 'predict']
 
 # %% ../nbs/07_export.ipynb #5c3fe11d
 def _session(path, threads: int | None = None) -> ort.InferenceSession:
@@ -118,12 +121,24 @@ def calibration_batches(calibration, # a DataLoader of (images, labels), an `Ima
     if not out: raise ValueError("The calibration data holds no image.")
     return out
 
+
+# %% ../nbs/07_export.ipynb #cf77e502
+INT8_SCHEMES = {  # name -> (activations, weights, reduce_range: 7-bit weights)
+    "u8s8-7bit": (QuantType.QUInt8, QuantType.QInt8, True),  # the default: cannot saturate, fast kernels with and without VNNI
+    "u8u8": (QuantType.QUInt8, QuantType.QUInt8, False),     # cannot saturate either
+    "u8s8": (QuantType.QUInt8, QuantType.QInt8, False),      # full 8-bit weights: saturates on x86 CPUs without VNNI
+}
+DEFAULT_INT8_SCHEME = "u8s8-7bit"
+
 def quantize_int8(onnx_path, # an fp32 file written by `export_onnx`
                   calibration, # training images: a DataLoader, an `ImageSplit` or an image folder
                   out_path, # the INT8 .onnx file to write
                   n_images: int = 256, # calibration images
+                  scheme: str = DEFAULT_INT8_SCHEME, # a key of `INT8_SCHEMES`
                  ) -> Path:
-    "Post-training static INT8 quantization with ONNX Runtime (QDQ, per-channel weights, MinMax calibration); deterministic: the same inputs give the same bytes."
+    "Post-training static INT8 quantization with ONNX Runtime (QDQ, per-channel weights, MinMax calibration) in a scheme that does not saturate on CPUs without VNNI; deterministic: the same inputs give the same bytes."
+    if scheme not in INT8_SCHEMES: raise ValueError(f"unknown INT8 scheme {scheme!r}: use {', '.join(map(repr, INT8_SCHEMES))}.")
+    activations, weights, reduce_range = INT8_SCHEMES[scheme]
     onnx_path, out_path = Path(onnx_path), Path(out_path).expanduser()
     meta = read_metadata(onnx_path)
     batches = calibration_batches(calibration, meta["input_size"], n_images)
@@ -131,9 +146,32 @@ def quantize_int8(onnx_path, # an fp32 file written by `export_onnx`
         prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
         quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=True)
         quantize_static(str(prepared), str(quantized), _Batches(batches), quant_format=QuantFormat.QDQ, per_channel=True,
-                        weight_type=QuantType.QInt8, activation_type=QuantType.QUInt8, calibrate_method=CalibrationMethod.MinMax)
-        proto = _describe(onnx.load(str(quantized)), {**meta, "format": "lwm_nb.onnx-int8/1"})
+                        weight_type=weights, activation_type=activations, reduce_range=reduce_range,
+                        calibrate_method=CalibrationMethod.MinMax)
+        proto = _describe(onnx.load(str(quantized)), {**meta, "format": "lwm_nb.onnx-int8/1", "int8_scheme": scheme})
     return atomic_write(out_path, lambda f: f.write(proto.SerializeToString()))
+
+
+# %% ../nbs/07_export.ipynb #7e434e36
+def int8_weights(path) -> dict:
+    "What an INT8 file stores: the types of its quantized activations and weights, and the range of its integer weights."
+    proto = onnx.load(str(path))
+    stored = {t.name: t for t in proto.graph.initializer}
+    activations, weights = set(), []
+    for node in proto.graph.node:
+        if node.op_type != "DequantizeLinear": continue
+        if node.input[0] in stored: weights.append(onnx.numpy_helper.to_array(stored[node.input[0]]))
+        else: activations.add(onnx.helper.tensor_dtype_to_np_dtype(stored[node.input[2]].data_type).name if len(node.input) > 2 else "uint8")
+    weights = [w for w in weights if w.ndim > 1]  # conv and linear weights; biases stay 32-bit
+    if not weights: raise ValueError(f"{path} holds no quantized weights: is it an INT8 file written by quantize_int8?")
+    return {"activations": sorted(activations), "weights": sorted({w.dtype.name for w in weights}),
+            "min": int(min(w.min() for w in weights)), "max": int(max(w.max() for w in weights))}
+
+def can_saturate(path) -> bool:
+    "True when an INT8 file pairs unsigned 8-bit activations with signed weights beyond ±64: on an x86 CPU without VNNI, ONNX Runtime's 16-bit pair sums of its products can overflow."
+    w = int8_weights(path)
+    return "uint8" in w["activations"] and "int8" in w["weights"] and max(-w["min"], w["max"]) * 255 * 2 > 32767
+
 
 # %% ../nbs/07_export.ipynb #e1b9c15e
 class OnnxClassifier(nn.Module):
@@ -185,15 +223,36 @@ def deployment_speed(models: dict[str, nn.Module], # name -> model (PyTorch, or 
                      batch: int = 64, # batch of the throughput column (latency is at batch 1)
                      repeats: int = 5, # timed passes in a row at `batch` (four times as many at batch 1), in each of 3 rounds; medians
                     ) -> pd.DataFrame:
-    "Latency at batch 1 and throughput at `batch` of each model on the CPU, with the thread count, in one run: the ratios are what to compare."
+    "Latency at batch 1 and throughput at `batch` of each model on the CPU, in one run: the ratios are what to compare; `attrs` name the CPU and the threads."
     latency = _rounds_median(models, size, 1, 4 * repeats)
     per_batch = _rounds_median(models, size, batch, repeats)
     table = pd.DataFrame([{"model": name, "latency_ms": 1e3 * latency[name], "img_per_s": batch / per_batch[name]}
                           for name in models]).set_index("model")
     table["latency_speedup"] = table.latency_ms.iloc[0] / table.latency_ms
     table["throughput_speedup"] = table.img_per_s / table.img_per_s.iloc[0]
-    table.attrs.update(size=size, batch=batch, threads=torch.get_num_threads())
+    table.attrs.update(size=size, batch=batch, threads=torch.get_num_threads(), cpu=cpu_info())
     return table
+
+FASTER = 1.1  # a speed-up below this is not called faster: speeds move by several per cent between runs of one machine
+
+def what_to_ship(speed: pd.DataFrame, # a `deployment_speed` table
+                 fp32: str, # its row of the fp32 ONNX file
+                 int8: str, # its row of the INT8 file
+                 size_ratio: float | None = None, # how many times smaller the INT8 file is (gzip), where known
+                ) -> str:
+    "Plain words on which file to ship on the CPU `speed` was measured on: INT8 where it is faster, else INT8 for size and fp32 for speed."
+    latency = speed.loc[fp32, "latency_ms"] / speed.loc[int8, "latency_ms"]
+    throughput = speed.loc[int8, "img_per_s"] / speed.loc[fp32, "img_per_s"]
+    cpu = speed.attrs.get("cpu") or cpu_info(speed.attrs.get("threads"))
+    where = f"On this CPU ({describe_cpu(cpu)}), INT8 runs at {latency:.2f}× the speed of fp32 at batch 1 and {throughput:.2f}× at batch {speed.attrs.get('batch')}"
+    smaller = f", and its file is {size_ratio:.1f}× smaller" if size_ratio else ""
+    why = (" This CPU has no VNNI, the 8-bit dot product ONNX Runtime's INT8 kernels are fast with."
+           if cpu.get("vnni") is False and min(latency, throughput) < FASTER else "")
+    if latency >= FASTER and throughput >= FASTER: verdict = "ship INT8."
+    elif latency < FASTER and throughput < FASTER: verdict = "ship INT8 for size, fp32 for speed."
+    elif latency >= FASTER: verdict = "ship INT8 for single images and for size, fp32 for large batches."
+    else: verdict = "ship INT8 for large batches and for size, fp32 for single images."
+    return f"{where}{smaller}: {verdict}{why}"
 
 def plot_deployment(table: pd.DataFrame, path=None):
     "Speed-ups against the first row at batch 1 and at the table's batch; returns the figure."
@@ -202,7 +261,7 @@ def plot_deployment(table: pd.DataFrame, path=None):
         bars = ax.barh(table.index[::-1], table[col][::-1], color="tab:green")
         ax.bar_label(bars, fmt="%.1f×", fontsize=8, padding=2); ax.axvline(1, color="black", lw=0.8)
         ax.set_xlabel(f"speed-up against {table.index[0]}"); ax.set_title(label); ax.set_xlim(0, table[col].max() * 1.25)
-    fig.suptitle(f"CPU, {table.attrs.get('threads')} thread(s), {table.attrs.get('size')} px", fontsize=10)
+    fig.suptitle(f"{describe_cpu(table.attrs.get('cpu') or {'threads': table.attrs.get('threads')})}; {table.attrs.get('size')} px", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
 
@@ -241,29 +300,38 @@ def image_files(paths) -> list[Path]:
         else: out.append(p)
     return out
 
+def predictions(model_path, # a .pt or .onnx model file
+                images, # image files and folders
+                top: int = 5, # classes reported an image
+                size: int | None = None, # input size; None: the model's own (224 where the file does not say)
+                batch: int = 32, # images read, transformed and classified together
+               ) -> Iterator[dict]:
+    "Yield, image by image, `{'image', 'top': [{'class', 'probability', 'scientific_name'?}]}` or `{'image', 'skipped': why}`; images are read a batch at a time, so a folder of any size needs the memory of one batch."
+    model, classes, own_size = load_classifier(model_path)
+    transform = eval_transforms(size or own_size or 224)
+    scientific = getattr(model, "meta", {}).get("scientific_names", {})
+    def classify(chunk):
+        with torch.no_grad(): probs = torch.softmax(model(torch.stack([x for _, x in chunk])).float(), 1)
+        values, indices = probs.topk(min(top, probs.shape[1]), 1)
+        for (f, _), v, i in zip(chunk, values.tolist(), indices.tolist()):
+            yield {"image": str(f), "top": [{"class": classes[k], "probability": p,
+                                             **({"scientific_name": scientific[classes[k]]} if classes[k] in scientific else {})}
+                                            for k, p in zip(i, v)]}
+    chunk = []
+    for f in image_files(images):
+        if not f.exists(): yield {"image": str(f), "skipped": "no such file"}; continue
+        try: chunk.append((f, transform(read_rgb(f))))
+        except (OSError, ValueError) as e: yield {"image": str(f), "skipped": f"not an image that can be read ({type(e).__name__})"}; continue
+        if len(chunk) == batch: yield from classify(chunk); chunk = []
+    if chunk: yield from classify(chunk)
+
 def predict(model_path, # a .pt or .onnx model file
             images, # image files and folders
             top: int = 5, # classes reported an image
             size: int | None = None, # input size; None: the model's own (224 where the file does not say)
-            batch: int = 32,
+            batch: int = 32, # images read and classified together
            ) -> tuple[list[dict], list[tuple[str, str]]]:
     "The `top` classes, with probabilities, of every image that can be read; returns `(predictions, skipped)`, skipped being `(file, why)`."
-    model, classes, own_size = load_classifier(model_path)
-    transform = eval_transforms(size or own_size or 224)
-    readable, skipped = [], []
-    for f in image_files(images):
-        if not f.exists(): skipped.append((str(f), "no such file")); continue
-        try: readable.append((f, transform(read_rgb(f))))
-        except (OSError, ValueError) as e: skipped.append((str(f), f"not an image that can be read ({type(e).__name__})"))
-    scientific = getattr(model, "meta", {}).get("scientific_names", {})
-    predictions = []
-    with torch.no_grad():
-        for start in range(0, len(readable), batch):
-            chunk = readable[start:start + batch]
-            probs = torch.softmax(model(torch.stack([x for _, x in chunk])).float(), 1)
-            values, indices = probs.topk(min(top, probs.shape[1]), 1)
-            for (f, _), v, i in zip(chunk, values.tolist(), indices.tolist()):
-                predictions.append({"image": str(f), "top": [{"class": classes[k], "probability": p,
-                                    **({"scientific_name": scientific[classes[k]]} if classes[k] in scientific else {})}
-                                    for k, p in zip(i, v)]})
-    return predictions, skipped
+    results = list(predictions(model_path, images, top, size, batch))
+    return [r for r in results if "top" in r], [(r["image"], r["skipped"]) for r in results if "skipped" in r]
+

@@ -14,8 +14,9 @@ import torch
 from fastcore.basics import patch
 
 from .data import DIGIT_NAMES, default_digits_dir, load_splits, make_digits, make_loaders, per_class_subset
-from .evaluate import confused_pairs, evaluate, plot_confusion, speed_and_size
-from .export import deployment_speed, export_onnx, gzipped_size, load_onnx, predict, quantize_int8
+from .evaluate import confused_pairs, cpu_info, describe_cpu, evaluate, plot_confusion, speed_and_size
+from .export import (DEFAULT_INT8_SCHEME, IMAGE_SUFFIXES, INT8_SCHEMES, deployment_speed, export_onnx, gzipped_size,
+                           load_onnx, predictions, quantize_int8, read_metadata, what_to_ship)
 from .models import clone_model, count_params, load_model, make_permanent, mult_adds, save_model, student, teacher, write_json
 from .prune import plot_sparsity, prune_and_retrain, sparsity_table
 from .temperature import constant, linear
@@ -277,20 +278,19 @@ def control_step(self: Run, seed: int) -> dict:
 
 # %% ../nbs/09_pipeline.ipynb #383fb1ca
 @patch
-def speed(self: Run) -> list[dict]:
-    "Speed and size of the teacher, the distilled student and the pruned students, measured in one run."
+def speed(self: Run) -> dict:
+    "Speed and size of the teacher, the distilled student and the pruned students, measured in one run: `{rows, size, batch, cpu}`."
     cached = self.result("speed_and_size")
-    if cached is not None: return cached["rows"]
+    if cached is not None: return cached
     p = self.profile
-    self.log(f"lwm: speed and size at {p.speed_size} px (batch 1 and {p.speed_batch})")
+    self.log(f"lwm: speed and size at {p.speed_size} px (batch 1 and {p.speed_batch}) on {describe_cpu()}")
     models = {"teacher": load_model(self.out / "teacher" / "model.pt"),
               "student": load_model(self.out / "kd_decreasing_t/seed0/model.pt"),
               "pruned_50": load_model(self.out / "pruning/seed0/pruned_50/model.pt"),
               "pruned_60": load_model(self.out / "pruning/seed0/pruned_60/model.pt")}
     table = speed_and_size(models, size=p.speed_size, batch=p.speed_batch, warmup=1, repeats=3, progress=self.progress)
-    rows = table.reset_index().to_dict("records")
-    self.store("speed_and_size", {"rows": rows, "size": p.speed_size, "batch": p.speed_batch})
-    return rows
+    return self.store("speed_and_size", {"rows": table.reset_index().to_dict("records"), "size": p.speed_size,
+                                         "batch": p.speed_batch, "cpu": table.attrs["cpu"]})
 
 # %% ../nbs/09_pipeline.ipynb #260b1ed7
 DEPLOYED = {"onnx_fp32": ("kd_decreasing_t", "fp32"), "onnx_int8": ("kd_decreasing_t", "int8"),
@@ -333,7 +333,7 @@ def deploy_speed(self: Run) -> dict:
     cached = self.result("deploy_speed")
     if cached is not None: return cached
     p = self.profile
-    self.log(f"lwm: deployment speed at {p.speed_size} px (batch 1 and 64), {torch.get_num_threads()} thread(s)")
+    self.log(f"lwm: deployment speed at {p.speed_size} px (batch 1 and 64) on {describe_cpu()}")
     dense, pruned = load_model(self.model_file("kd_decreasing_t/seed0")), load_model(self.model_file("pruned_60/seed0"))
     narrow = {f"channels {a} %": load_model(self.model_file(f"channels_{a}/seed0")) for a in (50, 60)}
     calibration = per_class_subset(self.splits.train, p.students_per_class, 0)
@@ -356,7 +356,8 @@ def deploy_speed(self: Run) -> dict:
                                   **{f"{name}, PyTorch eager": model for name, model in narrow.items()},
                                   **{f"{name}, ONNX Runtime fp32": load_onnx(onnx_files[name])[0] for name in narrow}},
                                  size=p.speed_size, batch=64, repeats=5)
-    return self.store("deploy_speed", {"rows": table.reset_index().to_dict("records"), **table.attrs})
+        scheme = read_metadata(onnx_files["student INT8"])["int8_scheme"]
+    return self.store("deploy_speed", {"rows": table.reset_index().to_dict("records"), **table.attrs, "int8_scheme": scheme})
 
 @patch
 def deployed(self: Run) -> dict:
@@ -403,7 +404,7 @@ def pruning_comparison(self: Run, methods: dict, # the report's methods (`summar
             ms, base = row[f"{runtime}_ms"], dense[f"{runtime}_ms"]
             row[f"{runtime}_speedup"] = base / ms if ms and base else None
     within = [k for k in ("channels_50", "channels_60") if rows[k]["f1"] >= dense["f1"] - 0.01]
-    return {"size": size, "threads": (deploy_speed or {}).get("threads"), "rows": rows,
+    return {"size": size, "threads": (deploy_speed or {}).get("threads"), "cpu": (deploy_speed or {}).get("cpu"), "rows": rows,
             "largest_within_1_point": within[-1] if within else None}
 
 # %% ../nbs/09_pipeline.ipynb #1344fea8
@@ -630,7 +631,7 @@ def run_pipeline(data=None, # an image folder (train/ valid/ test/ <class>/); No
     sweep = {str(w): {**summarize({"w": [r]})["w"], "mult_adds_M": mult_adds(student(run.n_classes, conv5=w), p.size) / 1e6}
              for w, r in sweep_records.items()}
     with _threads(available_cores()):
-        speed_rows = run.speed()
+        speed = run.speed()
         shipped = {"deploy": run.deployed(), "deploy_speed": run.deploy_speed()} if p.deploy else {}
         methods = summarize(results)
         comparison = run.pruning_comparison(methods, shipped.get("deploy_speed"))
@@ -638,7 +639,8 @@ def run_pipeline(data=None, # an image folder (train/ valid/ test/ <class>/); No
               "data": {"root": str(run.data_root), "embedded": run.embedded, "classes": run.n_classes,
                        "train": len(run.splits.train), "valid": len(run.splits.valid), "test": len(run.splits.test),
                        "students_train": len(run.student_loaders(0).train.dataset)},
-              "seeds": p.seeds, "methods": methods, "conv5_sweep": sweep, "speed_and_size": speed_rows,
+              "seeds": p.seeds, "methods": methods, "conv5_sweep": sweep, "speed_and_size": speed["rows"],
+              "cpu": speed.get("cpu") or cpu_info(),
               **shipped, "pruning": comparison,
               "teacher_check": run.teacher_check()}
     report["effects"] = effects(report["methods"])
@@ -661,32 +663,45 @@ def finish_report(self: Run, report: dict, results: dict) -> dict:
 # %% ../nbs/09_pipeline.ipynb #d10f64ee
 def export_command(model_path, # a .pt file from `lwm run` or `save_model`
                    out, # folder for the .onnx files
-                   int8: bool = False, # also write an INT8 file
+                   int8: bool = False, # also write an INT8 file, time it against fp32 and say which to ship
                    calibrate=None, # image folder to calibrate INT8 on; None: the embedded digits, for a digits model
                    size: int | None = None, # input size; None: the size the model was trained at, else 224
+                   scheme: str = DEFAULT_INT8_SCHEME, # INT8 scheme, a key of `INT8_SCHEMES`
+                   log=lambda line: print(line, file=sys.stderr), # where the timing and the advice go (the files go to stdout)
                   ) -> list[Path]:
-    "What `lwm export` does: MODEL.pt -> OUT/<name>.onnx (and OUT/<name>_int8.onnx); returns the files written."
+    "What `lwm export` does: MODEL.pt -> OUT/<name>.onnx (and OUT/<name>_int8.onnx, timed against fp32 on this CPU); returns the files written."
     model, meta = load_model(model_path, with_meta=True)
     classes = meta.get("classes") or None
     size = size or meta.get("input_size") or 224
+    if size < 1: raise ValueError(f"--size must be at least 1 pixel, got {size}.")
     name = Path(model_path).stem
     files = [export_onnx(model, Path(out) / f"{name}.onnx", size, classes, meta.get("scientific_names"))]
     if int8:
         if calibrate is None and classes != list(DIGIT_NAMES):
             raise ValueError("--int8 needs training images to calibrate on: give --calibrate DATA_DIR (a folder with train/ <class>/ images).")
         data = calibrate if calibrate is not None else make_digits(default_digits_dir())
-        files.append(quantize_int8(files[0], data, Path(out) / f"{name}_int8.onnx"))
+        files.append(quantize_int8(files[0], data, Path(out) / f"{name}_int8.onnx", scheme=scheme))
+        log(f"lwm: timing both files on this CPU ({describe_cpu()}) at {size} px")
+        speed = deployment_speed({"fp32": load_onnx(files[0])[0], "INT8": load_onnx(files[1])[0]}, size, batch=16, repeats=3)
+        for kind, row in speed.iterrows():
+            log(f"lwm: {kind}: {row.latency_ms:.2f} ms an image at batch 1, {row.img_per_s:,.0f} images a second at batch 16, "
+                f"{gzipped_size(files[kind == 'INT8']):,} bytes gzip-compressed")
+        log("lwm: " + what_to_ship(speed, "fp32", "INT8", gzipped_size(files[0]) / gzipped_size(files[1])))
     return files
 
 def predict_command(model_path, images: list[str], top: int = 5, as_json: bool = False) -> int:
-    "What `lwm predict` does: print each image's top classes (JSON lines with `as_json`), name what was skipped; returns the exit status."
-    predictions, skipped = predict(model_path, images, top)
-    for f, why in skipped: print(f"lwm: skipped {f}: {why}", file=sys.stderr)
-    for p in predictions:
-        if as_json: print(json.dumps(p))
-        else: print(f"{p['image']}: " + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in p["top"]))
-    if not predictions: print("lwm: error: no image could be classified", file=sys.stderr)
-    return 0 if predictions else 1
+    "What `lwm predict` does: print each image's top classes as soon as its batch is classified (JSON lines with `as_json`), name what was skipped; returns the exit status."
+    classified = seen = 0
+    for p in predictions(model_path, images, top):
+        seen += 1
+        if "skipped" in p: print(f"lwm: skipped {p['image']}: {p['skipped']}", file=sys.stderr); continue
+        classified += 1
+        if as_json: print(json.dumps(p), flush=True)
+        else: print(f"{p['image']}: " + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in p["top"]), flush=True)
+    if not seen: print(f"lwm: error: no image file in {' '.join(map(str, images))} (looked for {', '.join(sorted(IMAGE_SUFFIXES))})", file=sys.stderr)
+    elif not classified: print("lwm: error: no image could be classified", file=sys.stderr)
+    return 0 if classified else 1
+
 
 # %% ../nbs/09_pipeline.ipynb #e55bc663
 def launch_distributed(nproc: int, data=None, out="lwm_run", profile="quick", seeds: int | None = None, device="auto") -> int:
@@ -733,12 +748,16 @@ def main(argv=None) -> int:
                         "one a GPU; gloo on CPU); the global batch stays the profile's (default: %(default)s)")
     e = sub.add_parser("export", help="write a model file as ONNX, and as INT8 ONNX",
                        description="Export a .pt model file to OUT/<name>.onnx (checked against PyTorch), and with --int8 to "
-                                   "OUT/<name>_int8.onnx, quantized with ONNX Runtime on training images.")
+                                   "OUT/<name>_int8.onnx, quantized with ONNX Runtime on training images; both files are "
+                                   "then timed on this CPU and lwm says which to ship here. The files' paths go to stdout.")
     e.add_argument("model", help="a .pt file written by lwm run (e.g. RUN/kd_decreasing_t/seed0/model.pt)")
     e.add_argument("--out", required=True, help="folder for the .onnx files (created if missing)")
     e.add_argument("--int8", action="store_true", help="also write the INT8 file")
     e.add_argument("--calibrate", help="folder with train/ <class>/ images to calibrate INT8 on (default for a digits model: the embedded digits)")
     e.add_argument("--size", type=int, help="input size (default: the size the model was trained at, else 224)")
+    e.add_argument("--scheme", choices=list(INT8_SCHEMES), default=DEFAULT_INT8_SCHEME,
+                   help="INT8 types: u8s8-7bit (default) and u8u8 run correctly on every x86 CPU; u8s8 (full 8-bit weights) "
+                        "saturates on CPUs without VNNI")
     pr = sub.add_parser("predict", help="classify image files with a .pt or .onnx model",
                         description="Print each image's top classes with probabilities. Folders are searched for images; files "
                                     "that are not images are named and skipped.")
@@ -749,7 +768,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         if args.command == "export":
-            for f in export_command(args.model, args.out, args.int8, args.calibrate, args.size): print(f)
+            for f in export_command(args.model, args.out, args.int8, args.calibrate, args.size, args.scheme): print(f)
         elif args.command == "predict":
             if args.top < 1: raise ValueError(f"--top must be at least 1, got {args.top}.")
             return predict_command(args.model, args.images, args.top, args.json)

@@ -13,8 +13,8 @@ import pandas as pd
 from scipy import stats
 
 from .data import save_figure
-from .evaluate import plot_speed_and_size
-from .export import plot_deployment
+from .evaluate import describe_cpu, plot_speed_and_size
+from .export import plot_deployment, what_to_ship
 from .models import REFERENCE_CONV5_PARAMS, write_json
 from .prune import PRUNING_NAMES, plot_pruning_tradeoff
 from .train import History
@@ -210,17 +210,22 @@ def deploy_markdown(report: dict) -> list[str]:
              "gzip / dense .pt file": f"{v['gzip_vs_dense_file']:.3f}"} for k, v in report["deploy"].items()]
     speed = deploy_speed_table(report)
     a = speed.attrs
+    cpu = describe_cpu(a.get("cpu") or {"threads": a.get("threads")})
+    d = report["deploy"]
+    advice = what_to_ship(speed, "student, ONNX Runtime fp32", "student, ONNX Runtime INT8",
+                          d["onnx_fp32"]["file_bytes_gzip"] / d["onnx_int8"]["file_bytes_gzip"])
+    scheme = f" in the `{a['int8_scheme']}` scheme" if a.get("int8_scheme") else ""
     return ["## Deploy", "",
             "The distilled student and its 60 %-pruned student of every seed, exported to ONNX and quantized to INT8 with "
-            "ONNX Runtime (calibrated on the seed's training images), each file scored on test as ONNX Runtime runs it "
+            f"ONNX Runtime{scheme} (calibrated on the seed's training images), each file scored on test as ONNX Runtime runs it "
             "(mean ± std over seeds). Sizes are bytes as written and gzip-compressed, as shipped, against the dense "
             "PyTorch file of the distilled student.", "",
             pd.DataFrame(rows).set_index("model").to_markdown(), "",
             f"Speed of seed 0's students as they ship, and of its channel-pruned students (PyTorch eager and ONNX fp32), "
-            f"measured in one run on this machine's CPU with {a.get('threads')} "
-            f"thread(s) for both runtimes, at {a.get('size')} px: latency at batch 1, images a second at batch {a.get('batch')}, "
+            f"measured in one run on this machine's CPU ({cpu}; both runtimes get the same threads), "
+            f"at {a.get('size')} px: latency at batch 1, images a second at batch {a.get('batch')}, "
             "and both as speed-ups against the student in PyTorch eager (the pruned one with its masks applied once).", "",
-            speed.to_markdown(floatfmt=",.2f"), "", "![deployment speed](deploy_speed.png)", ""]
+            speed.to_markdown(floatfmt=",.2f"), "", f"**What to ship.** {advice}", "", "![deployment speed](deploy_speed.png)", ""]
 
 # %% ../nbs/08_report.ipynb #a727ee5a
 def pruning_table(report: dict) -> pd.DataFrame:
@@ -242,7 +247,7 @@ def pruning_verdict(report: dict) -> str:
     if best is None: return "No channel share kept the retrained student within 1 point of the distilled student's macro-F1."
     r = c["rows"][best]
     speed = (f", {r['eager_speedup']:.2f}× lower latency at batch 1 in PyTorch eager and {r['onnx_speedup']:.2f}× in ONNX Runtime "
-             f"({c.get('threads')} thread(s))" if r["eager_speedup"] and r["onnx_speedup"] else "")
+             f"({describe_cpu(c.get('cpu') or {'threads': c.get('threads')})})" if r["eager_speedup"] and r["onnx_speedup"] else "")
     return (f"The largest channel share whose retrained student stayed within 1 point of the distilled student's macro-F1 "
             f"(mean over seeds): {PRUNING_NAMES.get(best, best)}, with {r['mult_adds_ratio']:.2f}× fewer mult-adds{speed}.")
 
@@ -294,7 +299,7 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
               "![effects](effects.png)", "", "![ablation](ablation.png)", "",
               "## Student width (conv5), distilled with falling T (seed 0 only)", "",
               sweep.drop(columns=["f1"]).to_markdown(), "", "## Speed and size", "",
-              f"Measured in one run on this machine at {s['speed_size']} px "
+              f"Measured in one run on this machine ({describe_cpu(report['cpu']) if 'cpu' in report else 'CPU'}) at {s['speed_size']} px "
               f"({'CUDA and ' if 'cuda_speedup' in speed else ''}CPU; latency at batch 1, images a second at batch "
               f"{s['speed_batch']}); ratios against the teacher. "
               "Unstructured pruning makes files smaller, not inference faster: dense kernels multiply zeros too.", "",
@@ -355,7 +360,8 @@ def readme_table(report: dict) -> str:
             lines.append(f"| {DEPLOY_NAMES.get(key, key)} | {_fmt(d['f1'], d['f1_std'], d['seeds'])} | {d['file_bytes_gzip']:,} | "
                          f"{d['gzip_vs_dense_file']:.3f} |")
         speed = deploy_speed_table(report)
-        lines += ["", f"| {speed.attrs.get('size')} px, CPU, {speed.attrs.get('threads')} thread(s) | latency, batch 1 (ms) | "
+        cpu = describe_cpu(speed.attrs.get("cpu") or {"threads": speed.attrs.get("threads")})
+        lines += ["", f"| {speed.attrs.get('size')} px; {cpu} | latency, batch 1 (ms) | "
                   f"speed-up | images/s, batch {speed.attrs.get('batch')} | speed-up |", "|---|---|---|---|---|"]
         for name, row in speed.iterrows():
             lines.append(f"| {name} | {row.latency_ms:.2f} | {row.latency_speedup:.1f}× | {row.img_per_s:,.0f} | {row.throughput_speedup:.1f}× |")

@@ -3,13 +3,12 @@ import json
 import os
 import shutil
 import subprocess
-from dataclasses import replace
 
 import pytest
 import torch
 
 from lwm_nb.data import load_splits, make_digits, make_loaders
-from lwm_nb.export import predict
+from lwm_nb.export import can_saturate, int8_weights, predict, read_metadata
 from lwm_nb.models import student
 from lwm_nb.pipeline import main
 from lwm_nb.train import fit
@@ -29,12 +28,12 @@ def lwm_here(capsys, *args):
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
-    "A student trained briefly on the digits through `fit`, so that its file records its classes and input size; and a folder of test images."
+    "A student trained on the digits through `fit`, so that its file records its classes and input size; and a folder of test images."
     root = tmp_path_factory.mktemp("export")
     splits = load_splits(make_digits(root / "digits"), size=32)
     torch.manual_seed(0)
-    fit(student(10, conv5=32), make_loaders(replace(splits, train=splits.train.subset(range(400))), 64, seed=0), epochs=2,
-        out=root / "run", progress=False)
+    # trained well enough (test macro-F1 about 0.89) that few images sit on a tie between two classes: agreement then measures INT8
+    fit(student(10, conv5=32), make_loaders(splits, 64, seed=0), epochs=6, out=root / "run", progress=False)
     images = root / "images"
     images.mkdir()
     for path, _ in splits.test.samples[:50]: shutil.copy(path, images / f"{path.parent.name[0]}_{path.name}")
@@ -46,6 +45,11 @@ def test_export_writes_fp32_and_int8_and_predict_agrees_with_pytorch(trained):
     result = lwm("export", model, "--out", root / "onnx", "--int8", "--calibrate", root / "digits")
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [str(root / "onnx" / "model.onnx"), str(root / "onnx" / "model_int8.onnx")]
+    shipped = root / "onnx" / "model_int8.onnx"
+    weights = int8_weights(shipped)   # what a CPU without VNNI needs, read from the file: a CPU with VNNI would hide it
+    assert weights["activations"] == ["uint8"] and -64 <= weights["min"] and weights["max"] <= 64 and not can_saturate(shipped)
+    advice = result.stderr.strip().splitlines()[-1]
+    assert "On this CPU (" in advice and "thread" in advice and "ship INT8" in advice, result.stderr
     (images / "notes.txt.png").write_text("not an image")
     answer = lwm("predict", root / "onnx" / "model_int8.onnx", images, "--top", "2", "--json")
     assert answer.returncode == 0, answer.stderr
@@ -54,7 +58,7 @@ def test_export_writes_fp32_and_int8_and_predict_agrees_with_pytorch(trained):
     assert "skipped" in answer.stderr and "notes.txt.png" in answer.stderr
     by_torch, _ = predict(model, [images])
     agree = sum(a["top"][0]["class"] == b["top"][0]["class"] for a, b in zip(by_onnx, by_torch)) / 50
-    assert agree >= 0.9
+    assert agree >= 0.98
 
 
 def test_export_int8_without_calibration_data_for_a_non_digits_model_says_what_to_give(tmp_path, capsys):
@@ -75,3 +79,26 @@ def test_predict_fails_clearly_on_what_it_cannot_use(trained, tmp_path, capsys):
     assert status == 2 and "No ONNX file" in err
     status, err = lwm_here(capsys, "predict", model, images, "--top", "0")
     assert status == 2 and "--top must be at least 1" in err
+
+
+def test_export_takes_another_int8_scheme_and_refuses_a_size_below_one(trained, tmp_path, capsys):
+    root, model, _ = trained
+    status, err = lwm_here(capsys, "export", model, "--out", tmp_path, "--int8", "--calibrate", root / "digits", "--scheme", "u8s8")
+    assert status == 0, err
+    assert read_metadata(tmp_path / "model_int8.onnx")["int8_scheme"] == "u8s8" and can_saturate(tmp_path / "model_int8.onnx")
+    status, err = lwm_here(capsys, "export", model, "--out", tmp_path, "--size", "-3")
+    assert status == 2 and "--size must be at least 1 pixel" in err
+
+
+def test_predict_streams_a_folder_a_batch_at_a_time_and_names_an_empty_one(trained, tmp_path, capsys, monkeypatch):
+    root, model, images = trained
+    import lwm_nb.export as export
+    read = []
+    monkeypatch.setattr(export, "read_rgb", lambda f, _read=export.read_rgb: read.append(f) or _read(f))
+    stream = export.predictions(model, [images], top=1, batch=8)
+    first = next(stream)
+    assert "top" in first and len(read) == 8   # one batch read before the first answer, not the whole folder
+    assert len(list(stream)) == len(export.image_files([images])) - 1
+    (tmp_path / "empty").mkdir()
+    status, err = lwm_here(capsys, "predict", model, tmp_path / "empty")
+    assert status == 1 and "no image file in" in err
