@@ -48,3 +48,12 @@ def test_the_structured_pruning_benchmark_prints_every_ratio(tmp_path):
     verdicts = re.findall(r"amount (0\.5|0\.75): mult-adds ([0-9.]+)x .*eager latency ([0-9.]+)x .*ONNX Runtime latency ([0-9.]+)x", done.stdout)
     assert [v[0] for v in verdicts] == ["0.5", "0.75"]
     assert all(float(mult_adds) > 1 for _, mult_adds, *_ in verdicts)  # latency is only printed: no wall-clock bar in a test
+
+
+def test_the_deploy_benchmark_names_the_cpu_times_every_int8_scheme_and_says_what_to_ship(tmp_path):
+    done = run("deploy.py", "--classes", 10, "--size", 32, "--repeats", 1, tmp_path=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    first = done.stdout.splitlines()[0]
+    assert "PyTorch kernels" in first and "thread" in first
+    for scheme in ("u8s8-7bit", "u8u8", "u8s8"): assert f"ONNX Runtime INT8 {scheme}" in done.stdout
+    assert re.search(r"On this CPU \(.*\), INT8 runs at [0-9.]+× the speed of fp32 .*: ship ", done.stdout)
