@@ -8,6 +8,7 @@ import time
 import pytest
 
 from conftest import report_without_timings
+from lwm_nb.export import can_saturate
 
 TINY = {"teacher_epochs": 1, "student_epochs": 2, "retrain_epochs": 1, "seeds": 2, "students_per_class": 5,
         "sweep": [64, 16], "speed_size": 32, "min_steps": 0, "teacher_min_steps": 0}
@@ -79,6 +80,10 @@ def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(env, tiny_prof
                  "speed_and_size.png", "pruning_tradeoff.png", "methods.csv", "effects.csv", "conv5_sweep.csv", "speed_and_size.csv"):
         assert (straight / name).is_file(), name
     assert "## Methods" in (straight / "report.md").read_text()
+    assert {"cpu", "torch_isa", "vnni", "threads"} <= set(report["cpu"]) and report["deploy_speed"]["cpu"]["threads"] >= 1
+    assert "**What to ship.** On this CPU (" in (straight / "report.md").read_text()
+    shipped = sorted(straight.glob("deploy/seed*/*_int8.onnx"))   # read from the files: a CPU with VNNI would hide saturation
+    assert len(shipped) == 4 and not any(can_saturate(f) for f in shipped)
     assert "2 step(s) at a time" in result.stdout or os.cpu_count() < 2
 
     # one core, one step at a time in one process: the same numbers as two steps side by side
