@@ -39,8 +39,8 @@ def main(argv=None):
     parser.add_argument("--data", help="an image folder instead of the embedded digits")
     args = parser.parse_args(argv)
     import torch
-    print(f"torch {torch.__version__}, native CPU capability {torch.backends.cpu.get_cpu_capability()}, "
-          f"{os.cpu_count()} cores")
+    from lwm_nb.evaluate import describe_cpu
+    print(f"torch {torch.__version__}; native: {describe_cpu()}; {os.cpu_count()} cores")
     reports, seconds = {}, {}
     for path in args.paths:
         folder = Path(args.out) / path

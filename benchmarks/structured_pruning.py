@@ -47,6 +47,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     import pandas as pd
+    from lwm_nb.evaluate import describe_cpu
     from lwm_nb.export import export_onnx, load_onnx
     from lwm_nb.models import channel_groups, count_params, mult_adds, student
     from lwm_nb.prune import prune_channels
@@ -68,7 +69,7 @@ def main(argv=None):
     table["mult_adds_ratio"] = first.mult_adds_M / table.mult_adds_M
     table["eager_latency_ratio"] = first.eager_ms / table.eager_ms
     table["onnx_latency_ratio"] = first.onnx_ms / table.onnx_ms
-    print(f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}, {args.threads} thread(s); student with "
+    print(f"torch {torch.__version__}; {describe_cpu()}; student with "
           f"{args.classes} classes at {args.size} px, batch 1, median of {args.repeats} interleaved rounds "
           f"(ratios: dense / pruned)\n")
     print(table.to_string(float_format=lambda v: f"{v:,.2f}"), "\n")

@@ -135,7 +135,6 @@ def describe_cpu(info: dict | None = None) -> str:
     return ", ".join(filter(None, [info.get("cpu"), isa and f"PyTorch kernels {isa}", vnni,
                                    threads and f"{threads} thread{'s' if threads != 1 else ''}"])) or "CPU"
 
-
 # %% ../nbs/04_evaluate.ipynb #22617579
 def _timed(fn, device: torch.device) -> float:
     if device.type == "cuda": torch.cuda.synchronize(device)
@@ -203,6 +202,7 @@ def plot_speed_and_size(table, path=None):
         ax.bar_label(bars, fmt="%.2f×" if "speedup" in col else "%.3f", fontsize=8, padding=2)
         ax.set_yscale("log"); ax.set_ylim(values.min() / 3, values.max() * 4)  # room for the labels above the bars
         ax.set_title(col.replace("_", " ")); ax.tick_params(axis="x", rotation=30, labelsize=8)
-    fig.suptitle(f"relative to {table.index[0]} ({table.attrs.get('size', '?')} px)", fontsize=10)
+    cpu = f"; CPU: {describe_cpu(table.attrs['cpu'])}" if table.attrs.get("cpu") else ""
+    fig.suptitle(f"relative to {table.index[0]} ({table.attrs.get('size', '?')} px{cpu})", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -121,7 +121,6 @@ def calibration_batches(calibration, # a DataLoader of (images, labels), an `Ima
     if not out: raise ValueError("The calibration data holds no image.")
     return out
 
-
 # %% ../nbs/07_export.ipynb #cf77e502
 INT8_SCHEMES = {  # name -> (activations, weights, reduce_range: 7-bit weights)
     "u8s8-7bit": (QuantType.QUInt8, QuantType.QInt8, True),  # the default: cannot saturate, fast kernels with and without VNNI
@@ -151,7 +150,6 @@ def quantize_int8(onnx_path, # an fp32 file written by `export_onnx`
         proto = _describe(onnx.load(str(quantized)), {**meta, "format": "lwm_nb.onnx-int8/1", "int8_scheme": scheme})
     return atomic_write(out_path, lambda f: f.write(proto.SerializeToString()))
 
-
 # %% ../nbs/07_export.ipynb #7e434e36
 def int8_weights(path) -> dict:
     "What an INT8 file stores: the types of its quantized activations and weights, and the range of its integer weights."
@@ -171,7 +169,6 @@ def can_saturate(path) -> bool:
     "True when an INT8 file pairs unsigned 8-bit activations with signed weights beyond ±64: on an x86 CPU without VNNI, ONNX Runtime's 16-bit pair sums of its products can overflow."
     w = int8_weights(path)
     return "uint8" in w["activations"] and "int8" in w["weights"] and max(-w["min"], w["max"]) * 255 * 2 > 32767
-
 
 # %% ../nbs/07_export.ipynb #e1b9c15e
 class OnnxClassifier(nn.Module):
@@ -243,7 +240,7 @@ def what_to_ship(speed: pd.DataFrame, # a `deployment_speed` table
     "Plain words on which file to ship on the CPU `speed` was measured on: INT8 where it is faster, else INT8 for size and fp32 for speed."
     latency = speed.loc[fp32, "latency_ms"] / speed.loc[int8, "latency_ms"]
     throughput = speed.loc[int8, "img_per_s"] / speed.loc[fp32, "img_per_s"]
-    cpu = speed.attrs.get("cpu") or cpu_info(speed.attrs.get("threads"))
+    cpu = speed.attrs.get("cpu") or {"threads": speed.attrs.get("threads")}  # a table measured before CPUs were recorded
     where = f"On this CPU ({describe_cpu(cpu)}), INT8 runs at {latency:.2f}× the speed of fp32 at batch 1 and {throughput:.2f}× at batch {speed.attrs.get('batch')}"
     smaller = f", and its file is {size_ratio:.1f}× smaller" if size_ratio else ""
     why = (" This CPU has no VNNI, the 8-bit dot product ONNX Runtime's INT8 kernels are fast with."
@@ -334,4 +331,3 @@ def predict(model_path, # a .pt or .onnx model file
     "The `top` classes, with probabilities, of every image that can be read; returns `(predictions, skipped)`, skipped being `(file, why)`."
     results = list(predictions(model_path, images, top, size, batch))
     return [r for r in results if "top" in r], [(r["image"], r["skipped"]) for r in results if "skipped" in r]
-

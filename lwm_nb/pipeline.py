@@ -702,7 +702,6 @@ def predict_command(model_path, images: list[str], top: int = 5, as_json: bool =
     elif not classified: print("lwm: error: no image could be classified", file=sys.stderr)
     return 0 if classified else 1
 
-
 # %% ../nbs/09_pipeline.ipynb #e55bc663
 def launch_distributed(nproc: int, data=None, out="lwm_run", profile="quick", seeds: int | None = None, device="auto") -> int:
     "What `lwm run --nproc N` does: check the setup, then start `lwm run` in `nproc` processes with torchrun on this machine; returns its exit status."

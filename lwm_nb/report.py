@@ -329,7 +329,7 @@ def write_report(report: dict, # the run's report; `files` is added to it
     effects_table(report).to_csv(out / "effects.csv")
     speed = pd.DataFrame(report["speed_and_size"]).set_index("model")
     speed.to_csv(out / "speed_and_size.csv")
-    speed.attrs["size"] = report["settings"]["speed_size"]
+    speed.attrs.update(size=report["settings"]["speed_size"], cpu=report.get("cpu"))
     for plot, name in ((plot_ablation, "ablation"), (plot_effects, "effects")): plot(report, out / f"{name}.png")
     plot_curves(histories, out / "learning_curves.png")
     plot_speed_and_size(speed, out / "speed_and_size.png")
