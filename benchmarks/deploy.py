@@ -86,8 +86,7 @@ def schemes(run: Path):
     from lwm_nb.export import INT8_SCHEMES, can_saturate, load_onnx, quantize_int8, read_metadata
     settings = json.loads((run / "run.json").read_text())
     profile = settings["profile"]
-    fp32_files = sorted(run.glob("deploy/seed*/*.onnx"))
-    fp32_files = [f for f in fp32_files if not f.stem.endswith("_int8")]
+    fp32_files = sorted(f for f in run.glob("deploy/seed*/*.onnx") if not f.stem.endswith("_int8"))
     size = read_metadata(fp32_files[0])["input_size"]
     splits = load_splits(settings["data"], size=size)
     test = make_loaders(splits, 64, seed=0).test

@@ -23,7 +23,7 @@ from .models import clone_model, count_params, make_permanent, mult_adds, save_m
 
 # %% auto #0
 __all__ = ['VNNI_FLAGS', 'model_device', 'evaluate', 'scores', 'per_class', 'confused_pairs', 'plot_confused_pairs',
-           'plot_confusion', 'cpu_info', 'describe_cpu', 'measure_speed', 'file_size', 'speed_and_size',
+           'plot_confusion', 'cpu_info', 'describe_cpu', 'measured_on', 'measure_speed', 'file_size', 'speed_and_size',
            'plot_speed_and_size']
 
 # %% ../nbs/04_evaluate.ipynb #e0c8aa45
@@ -134,6 +134,10 @@ def describe_cpu(info: dict | None = None) -> str:
     isa, threads = info.get("torch_isa"), info.get("threads")
     return ", ".join(filter(None, [info.get("cpu"), isa and f"PyTorch kernels {isa}", vnni,
                                    threads and f"{threads} thread{'s' if threads != 1 else ''}"])) or "CPU"
+
+def measured_on(record: dict) -> str:
+    "`describe_cpu` of a speed record (a table's `attrs`, a stored result): its `cpu`, or only its thread count where it was measured before CPUs were recorded."
+    return describe_cpu(record.get("cpu") or {"threads": record.get("threads")})
 
 # %% ../nbs/04_evaluate.ipynb #22617579
 def _timed(fn, device: torch.device) -> float:

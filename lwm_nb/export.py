@@ -21,7 +21,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from .data import ImageSplit, atomic_write, eval_transforms, load_splits, read_rgb, save_figure
-from .evaluate import cpu_info, describe_cpu
+from .evaluate import cpu_info, measured_on
 from .models import architecture, clone_model, load_model, make_permanent
 
 # %% auto #0
@@ -240,11 +240,10 @@ def what_to_ship(speed: pd.DataFrame, # a `deployment_speed` table
     "Plain words on which file to ship on the CPU `speed` was measured on: INT8 where it is faster, else INT8 for size and fp32 for speed."
     latency = speed.loc[fp32, "latency_ms"] / speed.loc[int8, "latency_ms"]
     throughput = speed.loc[int8, "img_per_s"] / speed.loc[fp32, "img_per_s"]
-    cpu = speed.attrs.get("cpu") or {"threads": speed.attrs.get("threads")}  # a table measured before CPUs were recorded
-    where = f"On this CPU ({describe_cpu(cpu)}), INT8 runs at {latency:.2f}× the speed of fp32 at batch 1 and {throughput:.2f}× at batch {speed.attrs.get('batch')}"
+    where = f"On this CPU ({measured_on(speed.attrs)}), INT8 runs at {latency:.2f}× the speed of fp32 at batch 1 and {throughput:.2f}× at batch {speed.attrs.get('batch')}"
     smaller = f", and its file is {size_ratio:.1f}× smaller" if size_ratio else ""
     why = (" This CPU has no VNNI, the 8-bit dot product ONNX Runtime's INT8 kernels are fast with."
-           if cpu.get("vnni") is False and min(latency, throughput) < FASTER else "")
+           if (speed.attrs.get("cpu") or {}).get("vnni") is False and min(latency, throughput) < FASTER else "")
     if latency >= FASTER and throughput >= FASTER: verdict = "ship INT8."
     elif latency < FASTER and throughput < FASTER: verdict = "ship INT8 for size, fp32 for speed."
     elif latency >= FASTER: verdict = "ship INT8 for single images and for size, fp32 for large batches."
@@ -258,7 +257,7 @@ def plot_deployment(table: pd.DataFrame, path=None):
         bars = ax.barh(table.index[::-1], table[col][::-1], color="tab:green")
         ax.bar_label(bars, fmt="%.1f×", fontsize=8, padding=2); ax.axvline(1, color="black", lw=0.8)
         ax.set_xlabel(f"speed-up against {table.index[0]}"); ax.set_title(label); ax.set_xlim(0, table[col].max() * 1.25)
-    fig.suptitle(f"{describe_cpu(table.attrs.get('cpu') or {'threads': table.attrs.get('threads')})}; {table.attrs.get('size')} px", fontsize=10)
+    fig.suptitle(f"{measured_on(table.attrs)}; {table.attrs.get('size')} px", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
 

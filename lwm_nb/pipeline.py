@@ -682,11 +682,13 @@ def export_command(model_path, # a .pt file from `lwm run` or `save_model`
         data = calibrate if calibrate is not None else make_digits(default_digits_dir())
         files.append(quantize_int8(files[0], data, Path(out) / f"{name}_int8.onnx", scheme=scheme))
         log(f"lwm: timing both files on this CPU ({describe_cpu()}) at {size} px")
-        speed = deployment_speed({"fp32": load_onnx(files[0])[0], "INT8": load_onnx(files[1])[0]}, size, batch=16, repeats=3)
+        shipped = dict(zip(("fp32", "INT8"), files))
+        speed = deployment_speed({kind: load_onnx(f)[0] for kind, f in shipped.items()}, size, batch=16, repeats=3)
+        gzipped = {kind: gzipped_size(f) for kind, f in shipped.items()}
         for kind, row in speed.iterrows():
             log(f"lwm: {kind}: {row.latency_ms:.2f} ms an image at batch 1, {row.img_per_s:,.0f} images a second at batch 16, "
-                f"{gzipped_size(files[kind == 'INT8']):,} bytes gzip-compressed")
-        log("lwm: " + what_to_ship(speed, "fp32", "INT8", gzipped_size(files[0]) / gzipped_size(files[1])))
+                f"{gzipped[kind]:,} bytes gzip-compressed")
+        log("lwm: " + what_to_ship(speed, "fp32", "INT8", gzipped["fp32"] / gzipped["INT8"]))
     return files
 
 def predict_command(model_path, images: list[str], top: int = 5, as_json: bool = False) -> int:

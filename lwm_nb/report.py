@@ -13,7 +13,7 @@ import pandas as pd
 from scipy import stats
 
 from .data import save_figure
-from .evaluate import describe_cpu, plot_speed_and_size
+from .evaluate import measured_on, plot_speed_and_size
 from .export import plot_deployment, what_to_ship
 from .models import REFERENCE_CONV5_PARAMS, write_json
 from .prune import PRUNING_NAMES, plot_pruning_tradeoff
@@ -210,7 +210,7 @@ def deploy_markdown(report: dict) -> list[str]:
              "gzip / dense .pt file": f"{v['gzip_vs_dense_file']:.3f}"} for k, v in report["deploy"].items()]
     speed = deploy_speed_table(report)
     a = speed.attrs
-    cpu = describe_cpu(a.get("cpu") or {"threads": a.get("threads")})
+    cpu = measured_on(a)
     d = report["deploy"]
     advice = what_to_ship(speed, "student, ONNX Runtime fp32", "student, ONNX Runtime INT8",
                           d["onnx_fp32"]["file_bytes_gzip"] / d["onnx_int8"]["file_bytes_gzip"])
@@ -247,7 +247,7 @@ def pruning_verdict(report: dict) -> str:
     if best is None: return "No channel share kept the retrained student within 1 point of the distilled student's macro-F1."
     r = c["rows"][best]
     speed = (f", {r['eager_speedup']:.2f}× lower latency at batch 1 in PyTorch eager and {r['onnx_speedup']:.2f}× in ONNX Runtime "
-             f"({describe_cpu(c.get('cpu') or {'threads': c.get('threads')})})" if r["eager_speedup"] and r["onnx_speedup"] else "")
+             f"({measured_on(c)})" if r["eager_speedup"] and r["onnx_speedup"] else "")
     return (f"The largest channel share whose retrained student stayed within 1 point of the distilled student's macro-F1 "
             f"(mean over seeds): {PRUNING_NAMES.get(best, best)}, with {r['mult_adds_ratio']:.2f}× fewer mult-adds{speed}.")
 
@@ -299,7 +299,7 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
               "![effects](effects.png)", "", "![ablation](ablation.png)", "",
               "## Student width (conv5), distilled with falling T (seed 0 only)", "",
               sweep.drop(columns=["f1"]).to_markdown(), "", "## Speed and size", "",
-              f"Measured in one run on this machine ({describe_cpu(report['cpu']) if 'cpu' in report else 'CPU'}) at {s['speed_size']} px "
+              f"Measured in one run on this machine ({measured_on(report)}) at {s['speed_size']} px "
               f"({'CUDA and ' if 'cuda_speedup' in speed else ''}CPU; latency at batch 1, images a second at batch "
               f"{s['speed_batch']}); ratios against the teacher. "
               "Unstructured pruning makes files smaller, not inference faster: dense kernels multiply zeros too.", "",
@@ -360,7 +360,7 @@ def readme_table(report: dict) -> str:
             lines.append(f"| {DEPLOY_NAMES.get(key, key)} | {_fmt(d['f1'], d['f1_std'], d['seeds'])} | {d['file_bytes_gzip']:,} | "
                          f"{d['gzip_vs_dense_file']:.3f} |")
         speed = deploy_speed_table(report)
-        cpu = describe_cpu(speed.attrs.get("cpu") or {"threads": speed.attrs.get("threads")})
+        cpu = measured_on(speed.attrs)
         lines += ["", f"| {speed.attrs.get('size')} px; {cpu} | latency, batch 1 (ms) | "
                   f"speed-up | images/s, batch {speed.attrs.get('batch')} | speed-up |", "|---|---|---|---|---|"]
         for name, row in speed.iterrows():
