@@ -21,11 +21,12 @@ from torchvision.transforms import v2
 from tqdm.auto import tqdm
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'DIGIT_NAMES', 'EVAL_MEMORY_LIMIT', 'train_transforms', 'eval_transforms',
-           'denormalize', 'to_rgb', 'read_rgb', 'is_readable_image', 'class_key', 'ImageSplit', 'Splits', 'data_home',
-           'atomic_write', 'load_splits', 'default_digits_dir', 'make_digits', 'per_class_subset', 'class_counts',
-           'SeededSampler', 'MemoizedSplit', 'Loaders', 'make_loaders', 'ShardedSampler', 'shard_loader',
-           'tensor_digest', 'MixUpCollate', 'save_figure', 'show_samples', 'show_augmentations']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'DIGIT_NAMES', 'IMAGE_SUFFIXES', 'UNLABELLED', 'EVAL_MEMORY_LIMIT',
+           'train_transforms', 'eval_transforms', 'denormalize', 'to_rgb', 'read_rgb', 'is_readable_image', 'class_key',
+           'ImageSplit', 'Splits', 'data_home', 'atomic_write', 'load_splits', 'default_digits_dir', 'make_digits',
+           'per_class_subset', 'per_class_rest', 'image_files', 'unlabelled_split', 'class_counts', 'SeededSampler',
+           'MemoizedSplit', 'Loaders', 'make_loaders', 'ShardedSampler', 'shard_loader', 'tensor_digest',
+           'MixUpCollate', 'save_figure', 'show_samples', 'show_augmentations']
 
 # %% ../nbs/00_data.ipynb #5a008d93
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -285,17 +286,51 @@ def make_digits(root=None) -> Path:
     return root
 
 # %% ../nbs/00_data.ipynb #ccbc5d1e
+def _per_class_draw(split: ImageSplit, per_class: int, seed: int) -> list[int]:
+    rng = np.random.default_rng(seed)
+    targets = np.array(split.targets)
+    return sorted(i for c in range(len(split.classes)) for i in rng.permutation(np.flatnonzero(targets == c))[:per_class])
+
 def per_class_subset(split: ImageSplit, # the split to draw from
                      per_class: int | None, # images a class (all of a class that has fewer); None: the whole split
                      seed: int, # the draw
                     ) -> ImageSplit:
     "`per_class` images of every class of `split`, drawn with `seed`."
     if per_class is None: return split
-    rng = np.random.default_rng(seed)
-    targets = np.array(split.targets)
-    chosen = [i for c in range(len(split.classes)) for i in
-              rng.permutation(np.flatnonzero(targets == c))[:per_class]]
-    return split.subset(sorted(chosen))
+    return split.subset(_per_class_draw(split, per_class, seed))
+
+def per_class_rest(split: ImageSplit, per_class: int | None, seed: int) -> ImageSplit:
+    "The images of `split` that `per_class_subset(split, per_class, seed)` leaves out (none when `per_class` is None)."
+    chosen = set(_per_class_draw(split, per_class, seed)) if per_class is not None else set(range(len(split)))
+    return split.subset([i for i in range(len(split)) if i not in chosen])
+
+# %% ../nbs/00_data.ipynb #7abc8ddd
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
+UNLABELLED = -1  # the label of an image in a transfer set: nothing is learnt from it but the teacher's answer
+
+def image_files(paths) -> list[Path]:
+    "The files among `paths`, with the images found in the folders among them (recursively, sorted)."
+    out = []
+    for p in map(Path, paths):
+        if p.is_dir(): out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
+        else: out.append(p)
+    return out
+
+def unlabelled_split(folder, # images at any depth below it; their folders' names mean nothing
+                     classes: list[str], # the labelled data's classes (the teacher answers in them)
+                     size: int = 224, # images are resized to size × size and augmented as training images are
+                     workers: int | None = None, # threads that check images; None: a few per core
+                    ) -> ImageSplit:
+    "Every readable image below `folder` as a training split without labels (label `UNLABELLED`); unreadable files are named and left out."
+    folder = Path(folder).expanduser()
+    if not folder.is_dir(): raise FileNotFoundError(f"--unlabelled {folder}: no such folder.")
+    files = image_files([folder])
+    if not files: raise ValueError(f"--unlabelled {folder} holds no image file (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
+    ok = _check_images(folder, files, workers or min(8, os.cpu_count() or 1))
+    skipped = [f for f, good in zip(files, ok) if not good]
+    if skipped: warnings.warn(f"Left out {len(skipped)} file(s) that are not readable images: " + ", ".join(map(str, skipped)))
+    if len(skipped) == len(files): raise ValueError(f"--unlabelled {folder} holds no readable image.")
+    return ImageSplit([(f, UNLABELLED) for f, good in zip(files, ok) if good], classes, train_transforms(size), "unlabelled")
 
 # %% ../nbs/00_data.ipynb #a0f41541
 def class_counts(splits: Splits):
@@ -344,11 +379,12 @@ EVAL_MEMORY_LIMIT = 256 * 2**20  # bytes of float32 images an evaluation split m
 # %% ../nbs/00_data.ipynb #4243f6b3
 @dataclass
 class Loaders:
-    "The training, validation and test loaders of one `Splits`."
+    "The training, validation and test loaders of one `Splits`, and a transfer set's loader where there is one."
     train: DataLoader
     valid: DataLoader
     test: DataLoader
     classes: list[str]
+    transfer: DataLoader | None = None  # images without labels: `fit` distils on them too (KD term only)
 
 def make_loaders(splits: Splits, # from `load_splits` (or `dataclasses.replace` of one, e.g. with fewer training images)
                  batch_size: int = 64, # training batch
@@ -357,24 +393,30 @@ def make_loaders(splits: Splits, # from `load_splits` (or `dataclasses.replace` 
                  pin_memory: bool | None = None, # None: when CUDA is present
                  eval_batch_size: int | None = None, # None: the training batch, at least 64
                  mixup: float = 0.0, # MixUp's alpha for the training batches; 0: no mixing
+                 transfer: ImageSplit | None = None, # a transfer set (`per_class_rest`, `unlabelled_split`): shuffled and augmented, never mixed
+                 transfer_batch: int | None = None, # transfer images a step; None: `batch_size`
                 ) -> Loaders:
-    "Seeded `DataLoader`s: training shuffled and augmented (and mixed, with `mixup` > 0), valid and test in order (in batches of `eval_batch_size`, default at least 64)."
+    "Seeded `DataLoader`s: training shuffled and augmented (and mixed, with `mixup` > 0), valid and test in order (in batches of `eval_batch_size`, default at least 64), and the transfer set's, shuffled and augmented with its own order."
     if batch_size < 1: raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
     # evaluation runs BatchNorm on its running statistics, so its batch size changes speed, not scores
     if eval_batch_size is None: eval_batch_size = max(batch_size, 64)
     if eval_batch_size < 1: raise ValueError(f"eval_batch_size must be at least 1, got {eval_batch_size}.")
     pin = torch.cuda.is_available() if pin_memory is None else pin_memory
-    def loader(ds, shuffle):
-        size = batch_size if shuffle else eval_batch_size
+    def loader(ds, shuffle, size=None, order_seed=seed, mix=mixup):
+        size = size or (batch_size if shuffle else eval_batch_size)
         drop_last = shuffle and len(ds) % size == 1 and len(ds) > 1
-        return DataLoader(ds, batch_size=size, sampler=SeededSampler(len(ds), seed, shuffle),
+        return DataLoader(ds, batch_size=size, sampler=SeededSampler(len(ds), order_seed, shuffle),
                           num_workers=workers, pin_memory=pin, drop_last=drop_last, persistent_workers=workers > 0,
-                          collate_fn=MixUpCollate(mixup, len(splits.classes)) if shuffle and mixup else None)
+                          collate_fn=MixUpCollate(mix, len(splits.classes)) if shuffle and mix else None)
     def evaluation(ds):  # small splits are transformed once, not at every epoch's validation
         size = getattr(splits, "size", None)  # known for a `Splits`; another container of splits is left as it is
         return MemoizedSplit(ds) if size and len(ds) * 3 * size ** 2 * 4 <= EVAL_MEMORY_LIMIT else ds
+    if transfer is not None and not len(transfer): raise ValueError("the transfer set holds no image.")
+    if transfer_batch is not None and transfer_batch < 1: raise ValueError(f"transfer_batch must be at least 1, got {transfer_batch}.")
+    # its own order: the labelled batches stay those of a run without a transfer set
+    extra = loader(transfer, True, transfer_batch, order_seed=seed + 7919, mix=0.0) if transfer is not None else None
     return Loaders(loader(splits.train, True), loader(evaluation(splits.valid), False), loader(evaluation(splits.test), False),
-                   splits.classes)
+                   splits.classes, extra)
 
 # %% ../nbs/00_data.ipynb #dd00b56c
 class ShardedSampler(Sampler):

@@ -13,15 +13,19 @@ __all__ = ['kd_loss']
 # %% ../nbs/02_distill.ipynb #bcbfdca6
 def kd_loss(student_logits: torch.Tensor, # [batch, classes], with gradients
             teacher_logits: torch.Tensor | None, # [batch, classes]; no gradient flows into them; may be None when alpha = 0
-            targets: torch.Tensor, # class indices [batch], or class probabilities [batch, classes] (MixUp)
+            targets: torch.Tensor, # class indices, or class probabilities (MixUp), of the first len(targets) rows; the rows after them are transfer images without labels
             temperature: float = 1.0, # T > 0 softens both distributions
             alpha: float = 0.5, # share of the KD term, in [0, 1]
            ) -> torch.Tensor:
-    "`(1 − alpha)·CE(student, targets) + alpha·T²·KL(softmax(teacher/T) ‖ softmax(student/T))`, KL averaged over the batch."
+    "`(1 − alpha)·CE(student, targets) + alpha·T²·KL(softmax(teacher/T) ‖ softmax(student/T))`: CE averaged over the labelled rows, KL over every row."
     if not 0 <= alpha <= 1: raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
     if not temperature > 0: raise ValueError(f"temperature must be positive, got {temperature}.")
     student_logits = student_logits.float()
-    ce = F.cross_entropy(student_logits, targets)
+    labelled = len(targets)
+    if labelled > len(student_logits) or (labelled < len(student_logits) and alpha == 0):
+        raise ValueError(f"{labelled} targets for {len(student_logits)} rows of logits: rows without a target are transfer "
+                         "images, which only the KD term (alpha > 0) can learn from.")
+    ce = F.cross_entropy(student_logits[:labelled], targets)
     if alpha == 0: return ce
     if teacher_logits is None: raise ValueError("alpha > 0 needs teacher_logits.")
     if teacher_logits.shape != student_logits.shape:

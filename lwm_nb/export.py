@@ -20,15 +20,14 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .data import ImageSplit, atomic_write, eval_transforms, load_splits, read_rgb, save_figure
+from .data import IMAGE_SUFFIXES, ImageSplit, atomic_write, eval_transforms, image_files, load_splits, read_rgb, save_figure
 from .evaluate import cpu_info, measured_on
 from .models import architecture, clone_model, load_model, make_permanent
 
 # %% auto #0
-__all__ = ['INT8_SCHEMES', 'DEFAULT_INT8_SCHEME', 'FASTER', 'IMAGE_SUFFIXES', 'read_metadata', 'export_onnx',
-           'calibration_batches', 'quantize_int8', 'int8_weights', 'can_saturate', 'OnnxClassifier', 'load_onnx',
-           'deployment_speed', 'what_to_ship', 'plot_deployment', 'gzipped_size', 'file_sizes', 'load_classifier',
-           'image_files', 'predictions', 'predict']
+__all__ = ['INT8_SCHEMES', 'DEFAULT_INT8_SCHEME', 'FASTER', 'read_metadata', 'export_onnx', 'calibration_batches',
+           'quantize_int8', 'int8_weights', 'can_saturate', 'OnnxClassifier', 'load_onnx', 'deployment_speed',
+           'what_to_ship', 'plot_deployment', 'gzipped_size', 'file_sizes', 'load_classifier', 'predictions', 'predict']
 
 # %% ../nbs/07_export.ipynb #5c3fe11d
 def _session(path, threads: int | None = None) -> ort.InferenceSession:
@@ -273,8 +272,6 @@ def file_sizes(paths: dict[str, Path]) -> pd.DataFrame:
     return table
 
 # %% ../nbs/07_export.ipynb #f0dafc65
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-
 def load_classifier(path, # a model file: .pt from `save_model`, or .onnx from `export_onnx` / `quantize_int8`
                    ) -> tuple[nn.Module, list[str], int | None]:
     "The model in a file, ready to run on the CPU, with its class names and input size (None where the file does not say)."
@@ -287,14 +284,6 @@ def load_classifier(path, # a model file: .pt from `save_model`, or .onnx from `
     model, meta = load_model(path, with_meta=True)
     classes = meta.get("classes") or [str(i) for i in range(model.fc.out_features)]
     return make_permanent(model).cpu().eval(), classes, meta.get("input_size")
-
-def image_files(paths) -> list[Path]:
-    "The files among `paths`, with the images found in the folders among them (recursively, sorted)."
-    out = []
-    for p in map(Path, paths):
-        if p.is_dir(): out += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_SUFFIXES)
-        else: out.append(p)
-    return out
 
 def predictions(model_path, # a .pt or .onnx model file
                 images, # image files and folders

@@ -15,7 +15,7 @@ from fastcore.basics import patch
 
 from .data import DIGIT_NAMES, default_digits_dir, load_splits, make_digits, make_loaders, per_class_subset
 from .evaluate import confused_pairs, cpu_info, describe_cpu, evaluate, plot_confusion, speed_and_size
-from .export import (DEFAULT_INT8_SCHEME, IMAGE_SUFFIXES, INT8_SCHEMES, deployment_speed, export_onnx, gzipped_size,
+from .export import (DEFAULT_INT8_SCHEME, INT8_SCHEMES, deployment_speed, export_onnx, gzipped_size,
                            load_onnx, predictions, quantize_int8, read_metadata, what_to_ship)
 from .models import clone_model, count_params, load_model, make_permanent, mult_adds, save_model, student, teacher, write_json
 from .prune import plot_sparsity, prune_and_retrain, sparsity_table

@@ -240,6 +240,12 @@ def restore_checkpoint(path: Path, config: dict, model, optimizer, scheduler, sc
 # %% ../nbs/05_train.ipynb #3e099456
 FINITE_CHECK_EVERY = 32  # steps between two looks at the losses: a look makes the CPU wait for the GPU, so not at every step
 
+def _endless(loader, epoch: int):
+    "Batches of `loader` for as long as they are asked for, each pass in a new order that the epoch fixes (a resumed epoch draws the same)."
+    for n in range(2**20):
+        if hasattr(loader.sampler, "set_epoch"): loader.sampler.set_epoch(epoch * 2**20 + n)
+        yield from loader
+
 def _check_finite(losses: list, steps: list, lrs: list, epoch: int):
     "Raise `FloatingPointError` naming the first step whose loss is not finite."
     finite = torch.isfinite(torch.stack(losses))
@@ -254,14 +260,17 @@ def train_epoch(model: nn.Module, loader, optimizer, scheduler,
                 epochs: int, # epochs in the whole run, for the temperature's progress
                 teacher: nn.Module | None = None, alpha: float = 0.5, temperature=None, # KD, when a teacher is given
                 device=torch.device("cpu"), amp: bool = False, progress: bool = False,
+                transfer=None, # with a teacher: a loader of transfer images, one batch of which joins every step (KD term only)
                ) -> tuple[float, float | None]:
-    "One pass over `loader`: a step of cross-entropy, or of KD from `teacher`, for every batch; returns the mean training loss and the last temperature."
+    "One pass over `loader`: a step of cross-entropy, or of KD from `teacher` (on a batch of `transfer` images too), for every batch; returns the mean training loss and the last temperature."
     if hasattr(loader.sampler, "set_epoch"): loader.sampler.set_epoch(epoch)
     model.train()
     steps, T = len(loader), None
+    unlabelled = _endless(transfer, epoch) if transfer is not None and teacher is not None else None
     losses, sizes, step_of, lrs, checked = [], [], [], [], 0  # losses stay on the device until they are looked at
     for i, (x, y) in enumerate(tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not progress)):
         if len(y) < 2: continue
+        if unlabelled is not None: x = torch.cat([x, next(unlabelled)[0]])  # the teacher sees both as one batch (one cache entry)
         x = x.to(device, non_blocking=True, memory_format=torch.channels_last)
         y = y.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
@@ -363,7 +372,7 @@ def fit(model: nn.Module, # trained in place; it ends with the weights of its be
         progress: bool = True, # epoch and batch progress bars (process 0's only, under torchrun)
         sync_batchnorm: bool = False, # under torchrun on GPUs: BatchNorm statistics over the global batch, not each process's slice
        ) -> FitResult:
-    "Train `model` (distilled from `teacher` if given) on `loaders.train`, keep the epoch with the best macro-F1 on `loaders.valid`."
+    "Train `model` (distilled from `teacher` if given, on `loaders.transfer` too where the loaders have a transfer set) on `loaders.train`, keep the epoch with the best macro-F1 on `loaders.valid`."
     if epochs < 1: raise ValueError(f"epochs must be at least 1, got {epochs}.")
     if not hasattr(lr_schedule, "build"):
         raise TypeError(f"lr_schedule must be a schedule such as cyclic(1e-3, 1e-2) or step(1e-3), not {lr_schedule!r}.")
@@ -379,9 +388,11 @@ def fit(model: nn.Module, # trained in place; it ends with the weights of its be
     steps = len(train_loader)
     if steps == 0: raise ValueError("The training loader yields no batch: the training split is empty or smaller than one batch.")
     kd = teacher is not None
+    transfer = shard_loader(loaders.transfer, rank, world) if kd and getattr(loaders, "transfer", None) is not None else None
     config = {"epochs": epochs, "kd": kd, "alpha": alpha if kd else 0.0, "temperature": repr(temperature) if kd else None,
               "lr_schedule": repr(lr_schedule), "seed": seed, "steps_per_epoch": steps,
               "recalibrate_bn_below": recalibrate_bn_below, "n_params": sum(p.numel() for p in model.parameters()),
+              **({"transfer": [len(transfer.dataset), transfer.batch_size]} if transfer is not None else {}),
               **({"processes": world, "sync_batchnorm": sync_batchnorm} if world > 1 else {})}
     # channels_last on CPU too: training steps measured 1.3x (student) and 1.2x (teacher) faster at 32 px, one thread
     model.to(device, memory_format=torch.channels_last)
@@ -406,7 +417,7 @@ def fit(model: nn.Module, # trained in place; it ends with the weights of its be
         started = time.perf_counter()
         try:
             train_loss, T = train_epoch(trained, train_loader, optimizer, scheduler, lr_schedule, scaler, epoch, epochs,
-                                        teacher, alpha, temperature, device, amp, progress)
+                                        teacher, alpha, temperature, device, amp, progress, transfer)
         except FloatingPointError as e:
             kept = f"the checkpoint of epoch {saved_epoch} in {out} is kept" if out and saved_epoch else "no checkpoint was written"
             raise FloatingPointError(f"{e}; {kept}. Try a lower learning rate.") from None
