@@ -168,14 +168,21 @@ def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are aga
                    devices=None, # None: CPU, and CUDA where present
                    warmup: int = 2, # untimed passes first
                    repeats: int = 5, # timed passes; the median is reported, with the spread
-                   progress: bool = True):
-    "One row a model: parameters, mult-adds, file MB, latency (ms, batch 1) and throughput (img/s, batch `batch`) per device, ratios against the first model."
+                   progress: bool = True,
+                   timings=None, # a `deployment_speed` table (`07_export`) with a row of each model's name: its CPU figures are used, not measured again
+                  ):
+    "One row a model: non-zero parameters, mult-adds of the dense kernels, file MB, latency (ms, batch 1) and throughput (img/s, batch `batch`) per device, ratios against the first model."
+    if timings is not None: devices, batch = ["cpu"], timings.attrs.get("batch", batch)
     devices = devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     rows = []
     for name, model in tqdm(models.items(), desc="speed and size", disable=not progress, leave=False):
         model = clone_model(model).cpu()
         row = {"model": name, "params": count_params(model), "mult_adds_M": mult_adds(model, size) / 1e6,
                "file_MB": file_size(model) / 1e6}
+        if timings is not None:  # one measurement a model, whichever table shows it
+            row |= {"cpu_latency_ms": timings.loc[name, "latency_ms"], "cpu_img_per_s": timings.loc[name, "img_per_s"]}
+            rows.append(row)
+            continue
         deployed = make_permanent(clone_model(model))  # a pruned model is timed as it ships: masks applied once, not at every call
         for dev in devices:
             latency = measure_speed(deployed, size, 1, dev, warmup, repeats)
@@ -191,7 +198,8 @@ def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are aga
     table["params_ratio"] = table.params / first.params
     table["file_ratio"] = table.file_MB / first.file_MB
     for dev in devices: table[f"{dev}_speedup"] = table[f"{dev}_img_per_s"] / first[f"{dev}_img_per_s"]
-    table.attrs.update(size=size, batch=batch, devices=devices, repeats=repeats, cpu=cpu_info())
+    table.attrs.update(size=size, batch=batch, devices=devices, repeats=repeats,
+                       cpu=timings.attrs.get("cpu") if timings is not None else cpu_info())
     return table
 
 # %% ../nbs/04_evaluate.ipynb #31e77186

@@ -125,8 +125,9 @@ def count_params(model: nn.Module) -> int:
     return total
 
 def mult_adds(model: nn.Module, size: int = 224) -> int:
-    "Multiply-adds of one `size`×`size` RGB image through `model` (torchinfo)."
+    "Multiply-adds of one `size`×`size` RGB image through `model` (torchinfo): the dense kernels' work, so a weight-pruned model counts its zeros too (its non-zero weights are `count_params`)."
     from torchinfo import summary
+    if any(name.endswith("_mask") for name, _ in model.named_buffers()): model = make_permanent(clone_model(model))
     device = next(model.parameters()).device
     return int(summary(model, input_size=(1, 3, size, size), device=device, verbose=0).total_mult_adds)
 

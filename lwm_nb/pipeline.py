@@ -10,10 +10,12 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from fastcore.basics import patch
 
-from .data import DIGIT_NAMES, default_digits_dir, load_splits, make_digits, make_loaders, per_class_subset
+from .data import (DIGIT_NAMES, IMAGE_SUFFIXES, UNLABELLED, ImageSplit, default_digits_dir, load_splits, make_digits, make_loaders,
+                         per_class_rest, per_class_subset, unlabelled_split)
 from .evaluate import confused_pairs, cpu_info, describe_cpu, evaluate, plot_confusion, speed_and_size
 from .export import (DEFAULT_INT8_SCHEME, INT8_SCHEMES, deployment_speed, export_onnx, gzipped_size,
                            load_onnx, predictions, quantize_int8, read_metadata, what_to_ship)
@@ -24,9 +26,9 @@ from .report import effects, summarize, write_report
 from .train import TeacherCache, barrier, cyclic, distributed, fit, init_distributed, onecycle, resolve_device, step
 
 # %% auto #0
-__all__ = ['PROFILES', 'LR_SCHEDULES', 'PRUNING', 'DEPLOYED', 'COMPARED', 'Profile', 'load_profile', 'lr_schedule', 'Run', 'Job',
-           'available_cores', 'Progress', 'run_pipeline', 'export_command', 'predict_command', 'launch_distributed',
-           'main']
+__all__ = ['PROFILES', 'LR_SCHEDULES', 'PRUNING', 'DEPLOYED', 'TIMED', 'COMPARED', 'Profile', 'load_profile', 'lr_schedule',
+           'Run', 'Job', 'available_cores', 'Progress', 'run_pipeline', 'export_command', 'predict_command',
+           'launch_distributed', 'main']
 
 # %% ../nbs/09_pipeline.ipynb #738a4c8f
 @dataclass(frozen=True)
@@ -60,6 +62,8 @@ class Profile:
     threads: int = 0                # torch threads of each step; 0: all cores, one step at a time; n: cores // n steps side by side
     teacher_cache_mb: int = 1024    # memory for the teacher's logits shared by the KD runs of a seed; off when they need more
     deploy: bool = True             # ship the students as ONNX fp32 and INT8, score and time them
+    transfer: bool = False          # the training images beyond students_per_class are the KD students' transfer set (labels unused)
+    transfer_batch: int | None = None  # transfer images added to each KD step; None: batch_size
 
 PROFILES = {
     "quick": Profile("quick", size=32, batch_size=16, teacher_epochs=8, student_epochs=60, retrain_epochs=5,
@@ -103,7 +107,9 @@ def lr_schedule(kind: str, # a profile's name for it: 'step' (×0.6 every 2 epoc
 class Run:
     "One pipeline run into the folder `out`: its steps, their stored results, and what the report needs."
     def __init__(self, data=None, out="lwm_run", profile="quick", seeds: int | None = None, device="auto",
-                 progress: bool = True, log=print):
+                 progress: bool = True, log=print,
+                 unlabelled=None, # a folder of images without classes: the KD students' transfer set (with the profile's own)
+                ):
         self.profile = load_profile(profile)
         if seeds is not None: self.profile = replace(self.profile, seeds=seeds)
         for kind in (self.profile.teacher_lr_schedule, self.profile.student_lr_schedule): lr_schedule(kind)
@@ -122,17 +128,23 @@ class Run:
         self.data_root = Path(data).expanduser() if data is not None else make_digits(default_digits_dir())
         self.embedded = data is None
         self.splits = load_splits(self.data_root, size=self.profile.size)  # bad data fails before the folder is claimed
+        self.unlabelled = Path(unlabelled).expanduser() if unlabelled is not None else None
+        self.unlabelled_split = unlabelled_split(self.unlabelled, self.splits.classes, self.profile.size) if self.unlabelled else None
+        if self.profile.transfer and self.profile.students_per_class is None and self.unlabelled is None:
+            raise ValueError("the profile's transfer set is the training images beyond students_per_class, and students_per_class "
+                             "is not set: set it (e.g. 20), or give --unlabelled DIR.")
         self._guard_settings()
         self.n_classes = len(self.splits.classes)
         self.full = make_loaders(self.splits, self.profile.batch_size, self.profile.workers, seed=0)
         self._teacher = None
 
     def _guard_settings(self):
-        settings = {"profile": json.loads(json.dumps(asdict(self.profile))), "data": str(self.data_root.resolve())}
+        settings = {"profile": json.loads(json.dumps(asdict(self.profile))), "data": str(self.data_root.resolve()),
+                    "unlabelled": str(self.unlabelled.resolve()) if self.unlabelled else None}
         path = self.out / "run.json"
         if path.exists():
             if json.loads(path.read_text()) != settings:
-                raise ValueError(f"{self.out} holds a run with other settings (profile, seeds or data); "
+                raise ValueError(f"{self.out} holds a run with other settings (profile, seeds, data or unlabelled images); "
                                  f"use another --out folder, or delete it to start again.")
         else: write_json(path, settings)
         self.settings = settings
@@ -153,11 +165,25 @@ class Run:
 
     def _result_path(self, name: str) -> Path: return self.out / "results" / f"{name}.json"
 
-    def student_loaders(self, seed: int):
-        "Loaders whose training split is the students' share for `seed` (valid and test are whole)."
-        train = per_class_subset(self.splits.train, self.profile.students_per_class, seed)
-        return make_loaders(replace(self.splits, train=train), self.profile.batch_size, self.profile.workers, seed=seed,
-                            mixup=self.profile.mixup)
+    def transfer_set(self, seed: int) -> ImageSplit | None:
+        "The KD students' images without labels for `seed`: the training images beyond its labelled share (where the profile says so) and the `unlabelled` folder's; None without either."
+        p = self.profile
+        rest = per_class_rest(self.splits.train, p.students_per_class, seed).samples if p.transfer else []
+        extra = self.unlabelled_split.samples if self.unlabelled_split is not None else []
+        if not rest and not extra: return None
+        return ImageSplit([(f, UNLABELLED) for f, _ in rest] + extra, self.splits.classes, self.splits.train.transform, "transfer")
+
+    def student_loaders(self, seed: int, transfer: bool = True):
+        "Loaders whose training split is the students' share for `seed` (valid and test are whole), with the transfer set unless `transfer` is False."
+        p = self.profile
+        train = per_class_subset(self.splits.train, p.students_per_class, seed)
+        return make_loaders(replace(self.splits, train=train), p.batch_size, p.workers, seed=seed, mixup=p.mixup,
+                            transfer=self.transfer_set(seed) if transfer else None, transfer_batch=p.transfer_batch)
+
+    def student_steps(self, retrain: bool = False) -> int:
+        "Optimizer steps of every student run (the same with or without a transfer set), or of one retraining stage."
+        p, per_epoch = self.profile, len(self.student_loaders(0, transfer=False).train)
+        return per_epoch * (p.retrain_epochs if retrain else self.epochs(p.student_epochs, p.min_steps, per_epoch))
 
     def epochs(self, epochs: int, min_steps: int, steps_per_epoch: int) -> int:
         "`epochs`, raised where needed so that training takes at least `min_steps` optimizer steps."
@@ -204,11 +230,12 @@ def teacher(self: Run):
 
 @patch
 def teacher_cache_bytes(self: Run) -> int:
-    "Bytes of teacher logits that the KD runs of one seed see: every view of every student training image, float32."
-    p = self.profile
-    loader = self.student_loaders(0).train
-    views = len(loader.dataset) * (self.epochs(p.student_epochs, p.min_steps, len(loader)) + 2 * p.retrain_epochs)
-    return views * self.n_classes * 4
+    "Bytes of teacher logits that the KD runs of one seed see: every image of every step, transfer images included, float32."
+    loaders = self.student_loaders(0)
+    labelled = loaders.train.batch_size
+    per_step = labelled + (loaders.transfer.batch_size if loaders.transfer is not None else 0)
+    steps, retrain = self.student_steps(), self.student_steps(retrain=True)
+    return ((steps + 2 * retrain) * per_step + steps * labelled) * self.n_classes * 4  # + the labelled-only KD run
 
 @patch
 def caches_teacher(self: Run) -> bool:
@@ -219,15 +246,16 @@ def caches_teacher(self: Run) -> bool:
 
 # %% ../nbs/09_pipeline.ipynb #27897c79
 @patch
-def student_step(self: Run, name: str, seed: int, temperature=None, conv5: int | None = None) -> dict:
-    "Train one student (alone when `temperature` is None, else distilled) for `seed`; returns its test record."
+def student_step(self: Run, name: str, seed: int, temperature=None, conv5: int | None = None, transfer: bool = True) -> dict:
+    "Train one student (alone when `temperature` is None, else distilled — on the transfer set too, where there is one and `transfer` is True) for `seed`; returns its test record."
     record = self.result(name)
     if record is not None: return record
     p = self.profile
     conv5 = conv5 or p.conv5
-    loaders = self.student_loaders(seed)
+    loaders = self.student_loaders(seed, transfer=transfer and temperature is not None)
     epochs = self.epochs(p.student_epochs, p.min_steps, len(loaders.train))
-    self.log(f"{name}: student conv5={conv5}, {epochs} epochs × {len(loaders.train)} steps on {len(loaders.train.dataset)} images"
+    extra = f" + {len(loaders.transfer.dataset):,} unlabelled" if loaders.transfer is not None else ""
+    self.log(f"{name}: student conv5={conv5}, {epochs} epochs × {len(loaders.train)} steps on {len(loaders.train.dataset):,} labelled{extra} images"
              + (f", KD with {temperature!r}" if temperature is not None else ", no teacher"))
     torch.manual_seed(seed)
     model = student(self.n_classes, conv5=conv5, weights=p.weights, verbose=False)
@@ -279,16 +307,21 @@ def control_step(self: Run, seed: int) -> dict:
 # %% ../nbs/09_pipeline.ipynb #383fb1ca
 @patch
 def speed(self: Run) -> dict:
-    "Speed and size of the teacher, the distilled student and the pruned students, measured in one run: `{rows, size, batch, cpu}`."
+    "Size of the teacher, the distilled student and the pruned students, with their speed from `deploy_speed` (one measurement a model) where the run ships, else measured here: `{rows, size, batch, cpu}`."
     cached = self.result("speed_and_size")
     if cached is not None: return cached
     p = self.profile
-    self.log(f"lwm: speed and size at {p.speed_size} px (batch 1 and {p.speed_batch}) on {describe_cpu()}")
     models = {"teacher": load_model(self.out / "teacher" / "model.pt"),
               "student": load_model(self.out / "kd_decreasing_t/seed0/model.pt"),
               "pruned_50": load_model(self.out / "pruning/seed0/pruned_50/model.pt"),
               "pruned_60": load_model(self.out / "pruning/seed0/pruned_60/model.pt")}
-    table = speed_and_size(models, size=p.speed_size, batch=p.speed_batch, warmup=1, repeats=3, progress=self.progress)
+    timings = None
+    if p.deploy:
+        timings = pd.DataFrame(self.deploy_speed()["rows"]).set_index("model")
+        timings = timings.rename(index={f"{TIMED[k]}, PyTorch eager": k for k in models})
+        timings.attrs.update({k: v for k, v in self.deploy_speed().items() if k != "rows"})
+    else: self.log(f"lwm: speed and size at {p.speed_size} px (batch 1 and {p.speed_batch}) on {describe_cpu()}")
+    table = speed_and_size(models, size=p.speed_size, batch=p.speed_batch, warmup=1, repeats=3, progress=self.progress, timings=timings)
     return self.store("speed_and_size", {"rows": table.reset_index().to_dict("records"), "size": p.speed_size,
                                          "batch": p.speed_batch, "cpu": table.attrs["cpu"]})
 
@@ -329,11 +362,11 @@ def deploy_step(self: Run, seed: int) -> dict:
 
 @patch
 def deploy_speed(self: Run) -> dict:
-    "Latency (batch 1) and throughput (batch 64) of seed 0's students as they ship — PyTorch eager, ONNX Runtime fp32 and INT8 — and of its channel-pruned students (eager, ONNX fp32), at `speed_size` px, in one run, with the thread count."
+    "The run's one speed measurement: latency (batch 1) and throughput (batch `speed_batch`) of seed 0's students as they ship — PyTorch eager, ONNX Runtime fp32 and INT8 — of its weight- and channel-pruned students, and of the teacher, at `speed_size` px, in one run, with the thread count. Every table that shows a speed reads it here."
     cached = self.result("deploy_speed")
     if cached is not None: return cached
     p = self.profile
-    self.log(f"lwm: deployment speed at {p.speed_size} px (batch 1 and 64) on {describe_cpu()}")
+    self.log(f"lwm: speed of every model at {p.speed_size} px (batch 1 and {p.speed_batch}) on {describe_cpu()}")
     dense, pruned = load_model(self.model_file("kd_decreasing_t/seed0")), load_model(self.model_file("pruned_60/seed0"))
     narrow = {f"channels {a} %": load_model(self.model_file(f"channels_{a}/seed0")) for a in (50, 60)}
     calibration = per_class_subset(self.splits.train, p.students_per_class, 0)
@@ -349,13 +382,15 @@ def deploy_speed(self: Run) -> dict:
         for name, model in narrow.items():
             onnx_files[name] = export_onnx(model, Path(tmp) / f"{len(onnx_files)}.onnx", p.speed_size, self.splits.classes)
         table = deployment_speed({"student, PyTorch eager": dense, "pruned 60 %, PyTorch eager": make_permanent(clone_model(pruned)),
+                                  "pruned 50 %, PyTorch eager": make_permanent(load_model(self.model_file("pruned_50/seed0"))),
                                   "student, ONNX Runtime fp32": load_onnx(onnx_files["student"])[0],
                                   "student, ONNX Runtime INT8": load_onnx(onnx_files["student INT8"])[0],
                                   "pruned 60 %, ONNX Runtime fp32": load_onnx(onnx_files["pruned 60 %"])[0],
                                   "pruned 60 %, ONNX Runtime INT8": load_onnx(onnx_files["pruned 60 % INT8"])[0],
                                   **{f"{name}, PyTorch eager": model for name, model in narrow.items()},
-                                  **{f"{name}, ONNX Runtime fp32": load_onnx(onnx_files[name])[0] for name in narrow}},
-                                 size=p.speed_size, batch=64, repeats=5)
+                                  **{f"{name}, ONNX Runtime fp32": load_onnx(onnx_files[name])[0] for name in narrow},
+                                  "teacher, PyTorch eager": load_model(self.out / "teacher" / "model.pt")},
+                                 size=p.speed_size, batch=p.speed_batch, repeats=3)
         scheme = read_metadata(onnx_files["student INT8"])["int8_scheme"]
     return self.store("deploy_speed", {"rows": table.reset_index().to_dict("records"), **table.attrs, "int8_scheme": scheme})
 
@@ -381,29 +416,33 @@ def deployed(self: Run) -> dict:
     return rows
 
 # %% ../nbs/09_pipeline.ipynb #d7caeb5d
-COMPARED = {"kd_decreasing_t": "student", "pruned_50": None, "pruned_60": "pruned 60 %",
-            "channels_50": "channels 50 %", "channels_60": "channels 60 %"}  # step -> its name in the deployment speed table
+TIMED = {"teacher": "teacher", "student": "student", "kd_decreasing_t": "student", "pruned_50": "pruned 50 %",
+         "pruned_60": "pruned 60 %", "channels_50": "channels 50 %", "channels_60": "channels 60 %"}  # model -> its rows in `deploy_speed`
+COMPARED = ("kd_decreasing_t", "pruned_50", "pruned_60", "channels_50", "channels_60")
 
 @patch
 def pruning_comparison(self: Run, methods: dict, # the report's methods (`summarize`)
                        deploy_speed: dict | None, # `deploy_speed()`; None: no latency columns
+                       verdicts: list[dict] = (), # the report's `effects`: whether each pruned student stayed within a point of its control
                       ) -> dict:
-    "Unstructured against structured pruning: test macro-F1, parameters, mult-adds at `speed_size` and latency at batch 1 (PyTorch eager, ONNX Runtime fp32), with ratios against the distilled student; and the largest channel share within a point of it."
+    "Unstructured against structured pruning: test macro-F1, non-zero parameters, mult-adds at `speed_size` and latency at batch 1 (PyTorch eager, ONNX Runtime fp32), with ratios against the distilled student; each pruned student's verdict against the control trained as long; and the largest channel share whose verdict holds."
     size = self.profile.speed_size
     latency = {r["model"]: r["latency_ms"] for r in deploy_speed["rows"]} if deploy_speed else {}
     rows = {}
-    for key, speed_name in COMPARED.items():
-        deployed = make_permanent(load_model(self.model_file(f"{key}/seed0")))  # what a dense runtime computes: zeros too
+    verdict = {e["a"]: e for e in verdicts if e["a"] in COMPARED}
+    for key in COMPARED:
         rows[key] = {"f1": methods[key]["f1"], "f1_std": methods[key]["f1_std"], "params": methods[key]["params"],
-                     "mult_adds_M": mult_adds(deployed, size) / 1e6,
-                     "eager_ms": latency.get(f"{speed_name}, PyTorch eager"), "onnx_ms": latency.get(f"{speed_name}, ONNX Runtime fp32")}
+                     "mult_adds_M": mult_adds(load_model(self.model_file(f"{key}/seed0")), size) / 1e6,
+                     "eager_ms": latency.get(f"{TIMED[key]}, PyTorch eager"), "onnx_ms": latency.get(f"{TIMED[key]}, ONNX Runtime fp32"),
+                     **({"control": verdict[key]["b"], "difference": verdict[key]["difference"], "se": verdict[key]["se"],
+                         "verdict": verdict[key]["verdict"]} if key in verdict else {})}
     dense = rows["kd_decreasing_t"]
     for row in rows.values():
         row["mult_adds_ratio"] = dense["mult_adds_M"] / row["mult_adds_M"]
         for runtime in ("eager", "onnx"):
             ms, base = row[f"{runtime}_ms"], dense[f"{runtime}_ms"]
             row[f"{runtime}_speedup"] = base / ms if ms and base else None
-    within = [k for k in ("channels_50", "channels_60") if rows[k]["f1"] >= dense["f1"] - 0.01]
+    within = [k for k in ("channels_50", "channels_60") if rows[k].get("verdict") == "holds"]
     return {"size": size, "threads": (deploy_speed or {}).get("threads"), "cpu": (deploy_speed or {}).get("cpu"), "rows": rows,
             "largest_within_1_point": within[-1] if within else None}
 
@@ -430,10 +469,10 @@ def teacher_check(self: Run) -> dict:
 @dataclass(frozen=True)
 class Job:
     "A unit of work for one process: its kind and argument, the steps (result names) it finishes, their expected cost, and the steps it needs first."
-    kind: str              # 'teacher', 'student', 'distil' (a seed's two KD runs), 'prune', 'channels', 'control', 'deploy' or 'width'
+    kind: str              # 'teacher', 'student', 'distil' (a seed's two KD runs), 'distil_labelled', 'prune', 'channels', 'control', 'deploy' or 'width'
     arg: int | None        # the seed, or the width for 'width'
     steps: tuple[str, ...]
-    cost: float            # in student-epochs, for the time estimate
+    cost: float            # in optimizer steps of a student alone, for the time estimate
     needs: tuple[str, ...] = ()
 
 @patch
@@ -441,21 +480,28 @@ def jobs(self: Run) -> list[Job]:
     "Every job of the run in the order they are taken when ready: the teacher, the KD runs, what builds on them, the width sweep, the students alone."
     p = self.profile
     seeds = range(p.seeds)
-    teacher_cost = 3.5 * p.teacher_epochs * len(self.splits.train) / max(len(self.student_loaders(0).train.dataset), 1)
+    steps, retrain = self.student_steps(), self.student_steps(retrain=True)
+    loaders = self.student_loaders(0)
+    # costs of a step against a student alone's (one thread, 32 px, batch 16, measured): the teacher's forward pass
+    # doubles a KD step; transfer images add to both; a seed's second KD run reads the teacher's logits from the cache
+    share = loaders.transfer.batch_size / loaders.train.batch_size if loaders.transfer is not None else 0.0
+    kd_first, kd_cached = 1.9 + 1.2 * share, 1.1 + 0.3 * share
+    teacher_steps = len(self.full.train) * self.epochs(p.teacher_epochs, p.teacher_min_steps, len(self.full.train))
+    out = [Job("teacher", None, ("teacher",), 3.1 * teacher_steps)]
     # a seed's KD runs share one process and its TeacherCache: the first computes the teacher's logits, the second reads them
-    out = [Job("teacher", None, ("teacher",), teacher_cost)]
-    out += [Job("distil", s, (f"kd/seed{s}", f"kd_decreasing_t/seed{s}"), 2.4 * p.student_epochs, ("teacher",)) for s in seeds]
+    out += [Job("distil", s, (f"kd/seed{s}", f"kd_decreasing_t/seed{s}"), (kd_first + kd_cached) * steps, ("teacher",)) for s in seeds]
+    out += [Job("distil_labelled", s, (f"kd_labelled/seed{s}",), 1.9 * steps, ("teacher",)) for s in seeds]
     for s in seeds:
         distilled = (f"kd_decreasing_t/seed{s}",)
-        out += [Job("prune", s, (f"pruned_50/seed{s}", f"pruned_60/seed{s}"), 2.4 * p.retrain_epochs, distilled),
-                Job("channels", s, (f"channels_50/seed{s}", f"channels_60/seed{s}"), 2.0 * p.retrain_epochs, distilled),
-                Job("control", s, (f"kd_retrained_50/seed{s}", f"kd_retrained/seed{s}"), 2.4 * p.retrain_epochs, distilled),
-                *([Job("deploy", s, tuple(f"{k}/seed{s}" for k in DEPLOYED), 0.5 * p.retrain_epochs, (*distilled, f"pruned_60/seed{s}"))]
+        out += [Job("prune", s, (f"pruned_50/seed{s}", f"pruned_60/seed{s}"), 2 * kd_first * retrain, distilled),
+                Job("channels", s, (f"channels_50/seed{s}", f"channels_60/seed{s}"), 2 * kd_first * retrain, distilled),
+                Job("control", s, (f"kd_retrained_50/seed{s}", f"kd_retrained/seed{s}"), 2 * kd_first * retrain, distilled),
+                *([Job("deploy", s, tuple(f"{k}/seed{s}" for k in DEPLOYED), 150, (*distilled, f"pruned_60/seed{s}"))]
                   if p.deploy else [])]
-    out += [Job("width", w, (f"conv5_{w}/seed0",), 1.4 * p.student_epochs * (1.5 if w >= 512 else 1), ("teacher",))
+    out += [Job("width", w, (f"conv5_{w}/seed0",), kd_first * steps * (1.5 if w >= 512 else 1), ("teacher",))
             for w in p.sweep if w != p.conv5]
     # the students alone need nothing: they keep a core busy while the teacher trains, and fill gaps at the end
-    out += [Job("student", s, (f"student/seed{s}",), p.student_epochs) for s in seeds]
+    out += [Job("student", s, (f"student/seed{s}",), steps) for s in seeds]
     return out
 
 @patch
@@ -468,6 +514,7 @@ def run_job(self: Run, kind: str, arg: int | None = None):
     elif kind == "distil":
         self.student_step(f"kd/seed{arg}", arg, constant(p.constant_temperature))
         self.student_step(f"kd_decreasing_t/seed{arg}", arg, falling)
+    elif kind == "distil_labelled": self.student_step(f"kd_labelled/seed{arg}", arg, falling, transfer=False)
     elif kind == "prune": self.pruning_steps(arg)
     elif kind == "channels": self.pruning_steps(arg, "channels")
     elif kind == "control": self.control_step(arg)
@@ -572,6 +619,7 @@ def run_jobs(self: Run, started: float | None = None):
         return
     from lwm_nb import pipeline as library  # workers import the package: what a notebook cell defines cannot reach them
     run_args = dict(data=None if self.embedded else str(self.data_root), out=str(self.out), profile=asdict(self.profile),
+                    unlabelled=str(self.unlabelled) if self.unlabelled else None,
                     device=str(self.device), progress=False, log=print if self.log is print else library._quiet)
     pool = ProcessPoolExecutor(parallel, mp_context=multiprocessing.get_context("spawn"), initializer=library._start_worker,
                                initargs=(threads, os.getpid(), run_args))
@@ -599,11 +647,22 @@ def collect(self: Run) -> tuple[dict, dict]:
     "The stored records of every finished run: `({method: [record per seed]}, {conv5: record})`."
     p = self.profile
     results = {"teacher": [self.result("teacher")]}
-    for method in ("student", "kd", "kd_decreasing_t", "kd_retrained_50", "kd_retrained", "pruned_50", "pruned_60",
+    for method in ("student", "kd_labelled", "kd", "kd_decreasing_t", "kd_retrained_50", "kd_retrained", "pruned_50", "pruned_60",
                    "channels_50", "channels_60"):
         results[method] = [self.result(f"{method}/seed{s}") for s in range(p.seeds)]
     sweep = {w: self.result("kd_decreasing_t/seed0" if w == p.conv5 else f"conv5_{w}/seed0") for w in p.sweep}
     return results, sweep
+
+@patch
+def trained_on(self: Run) -> dict[str, str]:
+    "What each method trained on, in words: '200 labelled + 1,057 unlabelled images'."
+    labelled = len(self.student_loaders(0, transfer=False).train.dataset)
+    transfer = self.transfer_set(0)
+    alone = f"{labelled:,} labelled images"
+    distilled = alone if transfer is None else f"{labelled:,} labelled + {len(transfer):,} unlabelled images"
+    return {"teacher": f"{len(self.splits.train):,} labelled images", "student": alone, "kd_labelled": alone,
+            **{k: distilled for k in ("kd", "kd_decreasing_t", "kd_retrained_50", "kd_retrained", "pruned_50", "pruned_60",
+                                      "channels_50", "channels_60")}}
 
 def run_pipeline(data=None, # an image folder (train/ valid/ test/ <class>/); None: the embedded digits
                  out="lwm_run", # the run folder: resumed if it holds a run with the same settings
@@ -612,15 +671,20 @@ def run_pipeline(data=None, # an image folder (train/ valid/ test/ <class>/); No
                  device="auto", # 'auto', 'cpu' or 'cuda'
                  progress: bool = True, # per-epoch progress bars
                  log=print, # where the one-line-a-step log goes
+                 unlabelled=None, # a folder of images without classes: the KD students distil on them too
                 ) -> dict:
     "Run every step of the recipe into `out` (resuming what is there) and write the report; returns the report dict (None on the processes other than 0 under torchrun)."
     started = time.perf_counter()
-    run = Run(data, out, profile, seeds, device, progress, log)
+    run = Run(data, out, profile, seeds, device, progress, log, unlabelled)
     p = run.profile
     log(f"lwm: profile {p.name}, data {run.data_root} ({run.n_classes} classes, {len(run.splits.train)}/"
         f"{len(run.splits.valid)}/{len(run.splits.test)} images), {p.seeds} seed(s), device {run.device}, "
         f"{run.parallel_steps()} step(s) at a time with {run.step_threads()} thread(s) each"
         + (f", each step trained by {run.world} processes (DistributedDataParallel)" if run.world > 1 else "") + f", into {run.out}")
+    transfer = run.transfer_set(0)
+    log(f"lwm: every student takes {run.student_steps()} optimizer steps of {p.batch_size} labelled images"
+        + (f"; the KD students add {p.transfer_batch or p.batch_size} of {len(transfer):,} unlabelled images to each "
+           f"(their transfer set), the student alone and KD on the labelled images only do not" if transfer is not None else ""))
     cache = run.teacher_cache_bytes()
     log(f"lwm: teacher logits of a seed's KD runs: {cache / 2**20:.1f} MiB, "
         + ("computed once and kept in memory" if run.caches_teacher() else "computed at every step ("
@@ -634,11 +698,14 @@ def run_pipeline(data=None, # an image folder (train/ valid/ test/ <class>/); No
         speed = run.speed()
         shipped = {"deploy": run.deployed(), "deploy_speed": run.deploy_speed()} if p.deploy else {}
         methods = summarize(results)
-        comparison = run.pruning_comparison(methods, shipped.get("deploy_speed"))
+        comparison = run.pruning_comparison(methods, shipped.get("deploy_speed"), effects(methods))
     report = {"profile": p.name, "settings": run.settings["profile"],
               "data": {"root": str(run.data_root), "embedded": run.embedded, "classes": run.n_classes,
                        "train": len(run.splits.train), "valid": len(run.splits.valid), "test": len(run.splits.test),
-                       "students_train": len(run.student_loaders(0).train.dataset)},
+                       "students_train": len(run.student_loaders(0).train.dataset),
+                       "transfer": len(transfer) if transfer is not None else 0,
+                       "unlabelled": str(run.unlabelled) if run.unlabelled else None, "student_steps": run.student_steps()},
+              "trained_on": run.trained_on(),
               "seeds": p.seeds, "methods": methods, "conv5_sweep": sweep, "speed_and_size": speed["rows"],
               "cpu": speed.get("cpu") or cpu_info(),
               **shipped, "pruning": comparison,
@@ -705,7 +772,8 @@ def predict_command(model_path, images: list[str], top: int = 5, as_json: bool =
     return 0 if classified else 1
 
 # %% ../nbs/09_pipeline.ipynb #e55bc663
-def launch_distributed(nproc: int, data=None, out="lwm_run", profile="quick", seeds: int | None = None, device="auto") -> int:
+def launch_distributed(nproc: int, data=None, out="lwm_run", profile="quick", seeds: int | None = None, device="auto",
+                       unlabelled=None) -> int:
     "What `lwm run --nproc N` does: check the setup, then start `lwm run` in `nproc` processes with torchrun on this machine; returns its exit status."
     if nproc < 1: raise ValueError(f"--nproc must be at least 1, got {nproc}.")
     device = resolve_device(device)  # CUDA asked for where there is none: one clear error, before any process starts
@@ -717,6 +785,7 @@ def launch_distributed(nproc: int, data=None, out="lwm_run", profile="quick", se
     args = ["run", "--out", str(out), "--profile", str(profile), "--device", device.type]
     if data is not None: args += ["--data", str(data)]
     if seeds is not None: args += ["--seeds", str(seeds)]
+    if unlabelled is not None: args += ["--unlabelled", str(unlabelled)]
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "--no-python",
                sys.executable, "-c", "from lwm_nb.pipeline import main; raise SystemExit(main())", *args]
     process = subprocess.Popen(command)
@@ -738,6 +807,8 @@ def main(argv=None) -> int:
                                    "Run again with the same arguments to resume.")
     r.add_argument("--data", help="data folder with train/ valid/ test/ <class>/ images (default: the embedded digits, "
                                   "written to $LWM_DATA/digits, else ~/.cache/lwm_nb/digits)")
+    r.add_argument("--unlabelled", help="folder of images without classes (any layout): the teacher labels them, and the KD "
+                                        "students distil on them besides their labelled images (a transfer set)")
     r.add_argument("--out", default="lwm_run", help="run folder (default: %(default)s)")
     r.add_argument("--profile", default="quick",
                    help="quick: sized for the embedded data, about 5 min on 2 CPU cores; recipe: the reference settings for a GPU; "
@@ -774,9 +845,9 @@ def main(argv=None) -> int:
             if args.top < 1: raise ValueError(f"--top must be at least 1, got {args.top}.")
             return predict_command(args.model, args.images, args.top, args.json)
         elif args.nproc != 1 and "WORLD_SIZE" not in os.environ:
-            return launch_distributed(args.nproc, args.data, args.out, args.profile, args.seeds, args.device)
+            return launch_distributed(args.nproc, args.data, args.out, args.profile, args.seeds, args.device, args.unlabelled)
         else:  # per-epoch bars only on a terminal: in a captured log every redraw would be a line
-            run_pipeline(args.data, args.out, args.profile, args.seeds, args.device, progress=sys.stderr.isatty())
+            run_pipeline(args.data, args.out, args.profile, args.seeds, args.device, progress=sys.stderr.isatty(), unlabelled=args.unlabelled)
     except KeyboardInterrupt:
         print("\nlwm: interrupted" + (f"; run the same command again to resume from {args.out}" if args.command == "run" else ""),
               file=sys.stderr)
