@@ -63,13 +63,19 @@ def main(argv=None):
             cells.append(f"{path}: {e['difference']:+.3f} ± {e['se']:.3f} ({e['wins']}/{e['seeds']}) -> {e['verdict']}")
         verdicts = {r["effects"][i]["verdict"] for r in reports.values()}
         print(f"  {e0['effect']}\n    " + "\n    ".join(cells) + ("" if len(verdicts) == 1 else "\n    ** verdicts differ **"))
-    kd = {p: r["effects"][1] for p, r in reports.items()}
-    for path, e in kd.items():
-        ok = e["wins"] == e["seeds"] and e["difference"] >= 0.04 and e["difference"] >= 3 * e["se"]
+    def effect(report, a, b): return next(e for e in report["effects"] if (e["a"], e["b"]) == (a, b))
+    for path, r in reports.items():
+        kd, m = effect(r, "kd_decreasing_t", "student"), r["methods"]
+        gap = (m["kd_decreasing_t"]["f1"] - m["student"]["f1"]) / (m["teacher"]["f1"] - m["student"]["f1"])
+        pruned = effect(r, "pruned_50", "kd_retrained_50")
+        ok = (kd["wins"] == kd["seeds"] and kd["difference"] >= 0.04 and kd["difference"] - 3 * kd["se"] > 0 and gap >= 0.5
+              and m["teacher"]["f1"] > m["kd_decreasing_t"]["f1"] and pruned["difference"] >= -0.01)
         all_hold &= ok
-        print(f"KD (falling T) over the student alone on {path}: gain {e['difference']:+.3f}, "
-              f"{e['difference'] / e['se']:.1f} standard errors, {e['wins']}/{e['seeds']} seeds: "
-              + ("meets" if ok else "misses") + " the bar (every seed, >= 0.04, >= 3 SE)")
+        print(f"{path}: KD (falling T, transfer set) over the student alone {kd['difference']:+.3f} ± {kd['se']:.3f} "
+              f"({kd['difference'] / kd['se']:.1f} standard errors, {kd['wins']}/{kd['seeds']} seeds), {gap:.0%} of the "
+              f"teacher–student gap; pruned 50 % against its control {pruned['difference']:+.3f} ± {pruned['se']:.3f} "
+              f"({pruned['verdict']}): " + ("meets" if ok else "misses")
+              + " the bars (every seed, gain >= 0.04 and > 3 SE, half the gap, teacher above, pruned >= -0.01)")
     print("\nrun time: " + ", ".join(f"{p} {s / 60:.1f} min" for p, s in seconds.items()))
     sys.exit(0 if all_hold else 1)
 

@@ -76,13 +76,16 @@ def export_onnx(model: nn.Module, # a teacher or student, pruned or not; it is n
     if len(classes) != n_classes:
         raise ValueError(f"{len(classes)} class names for a model with {n_classes} outputs.")
     example = torch.randn(2, 3, size, size, generator=torch.Generator().manual_seed(0))
+    written = io.BytesIO()
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates every pass
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(deployed, (example,), dynamo=True, input_names=["images"], output_names=["logits"],
-                                    dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False)
+        warnings.simplefilter("ignore")  # it calls itself deprecated, in favour of dynamo=True
+        # the TorchScript exporter: for these convolutional networks the parity check below passes as with dynamo=True,
+        # in a twentieth of the time (0.8 s against 16 s for the student at 224 px on 2 cores), which is most of shipping
+        torch.onnx.export(deployed, (example,), written, dynamo=False, input_names=["images"], output_names=["logits"],
+                          dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17)
     meta = {"format": "lwm_nb.onnx/1", "classes": classes, "scientific_names": scientific_names or {},
             "input_size": size, "architecture": architecture(deployed)}
-    proto = _describe(program.model_proto, meta)
+    proto = _describe(onnx.load_from_string(written.getvalue()), meta)
     atomic_write(path, lambda f: f.write(proto.SerializeToString()))
     check = images if images is not None else torch.randn(8, 3, size, size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad(): expected = deployed(check).numpy()

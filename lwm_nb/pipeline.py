@@ -27,8 +27,8 @@ from .train import TeacherCache, barrier, cyclic, distributed, fit, init_distrib
 
 # %% auto #0
 __all__ = ['PROFILES', 'LR_SCHEDULES', 'PRUNING', 'DEPLOYED', 'TIMED', 'COMPARED', 'Profile', 'load_profile', 'lr_schedule',
-           'Run', 'Job', 'available_cores', 'Progress', 'run_pipeline', 'export_command', 'predict_command',
-           'launch_distributed', 'main']
+           'Run', 'Job', 'available_cores', 'time_left', 'Progress', 'run_pipeline', 'export_command',
+           'predict_command', 'launch_distributed', 'main']
 
 # %% ../nbs/09_pipeline.ipynb #738a4c8f
 @dataclass(frozen=True)
@@ -66,10 +66,11 @@ class Profile:
     transfer_batch: int | None = None  # transfer images added to each KD step; None: batch_size
 
 PROFILES = {
-    "quick": Profile("quick", size=32, batch_size=16, teacher_epochs=8, student_epochs=60, retrain_epochs=5,
+    "quick": Profile("quick", size=32, batch_size=16, teacher_epochs=8, student_epochs=20, retrain_epochs=5,
                      teacher_lr_schedule="onecycle", students_per_class=20, weights=None, seeds=3, alpha=0.9,
                      constant_temperature=2.0, start_temperature=4.0, end_temperature=2.0, sweep=(64, 32),
-                     mixup=0.4, speed_size=224, speed_batch=16, min_steps=300, teacher_min_steps=300, threads=1),
+                     mixup=0.4, speed_size=224, speed_batch=16, min_steps=250, teacher_min_steps=300, threads=1,
+                     transfer=True),
     "recipe": Profile("recipe", size=224, batch_size=64, teacher_epochs=15, student_epochs=30, retrain_epochs=10,
                       teacher_lr_schedule="step", students_per_class=None, weights="imagenet", seeds=1,
                       retrain_lr=(1e-3, 1e-2), workers=min(8, os.cpu_count() or 1)),
@@ -469,7 +470,7 @@ def teacher_check(self: Run) -> dict:
 @dataclass(frozen=True)
 class Job:
     "A unit of work for one process: its kind and argument, the steps (result names) it finishes, their expected cost, and the steps it needs first."
-    kind: str              # 'teacher', 'student', 'distil' (a seed's two KD runs), 'distil_labelled', 'prune', 'channels', 'control', 'deploy' or 'width'
+    kind: str              # 'teacher', 'student', 'distil' (a seed's three KD runs), 'prune', 'channels', 'control', 'deploy' or 'width'
     arg: int | None        # the seed, or the width for 'width'
     steps: tuple[str, ...]
     cost: float            # in optimizer steps of a student alone, for the time estimate
@@ -485,21 +486,23 @@ def jobs(self: Run) -> list[Job]:
     # costs of a step against a student alone's (one thread, 32 px, batch 16, measured): the teacher's forward pass
     # doubles a KD step; transfer images add to both; a seed's second KD run reads the teacher's logits from the cache
     share = loaders.transfer.batch_size / loaders.train.batch_size if loaders.transfer is not None else 0.0
-    kd_first, kd_cached = 1.9 + 1.2 * share, 1.1 + 0.3 * share
+    kd_first, kd_cached = 1.8 + 0.5 * share, 1.0 + 0.35 * share
     teacher_steps = len(self.full.train) * self.epochs(p.teacher_epochs, p.teacher_min_steps, len(self.full.train))
-    out = [Job("teacher", None, ("teacher",), 3.1 * teacher_steps)]
-    # a seed's KD runs share one process and its TeacherCache: the first computes the teacher's logits, the second reads them
-    out += [Job("distil", s, (f"kd/seed{s}", f"kd_decreasing_t/seed{s}"), (kd_first + kd_cached) * steps, ("teacher",)) for s in seeds]
-    out += [Job("distil_labelled", s, (f"kd_labelled/seed{s}",), 1.9 * steps, ("teacher",)) for s in seeds]
+    out = [Job("teacher", None, ("teacher",), 2.9 * teacher_steps)]
+    # a seed's KD runs share one process and its TeacherCache: the first computes the teacher's logits, the others read
+    # them (KD on the labelled images only meets the same labelled batches)
+    out += [Job("distil", s, (f"kd/seed{s}", f"kd_decreasing_t/seed{s}", f"kd_labelled/seed{s}"),
+                (kd_first + kd_cached + 0.9) * steps, ("teacher",)) for s in seeds]
+    # the other widths before the pruning of the seeds: long jobs first, so that short ones fill the end
+    out += [Job("width", w, (f"conv5_{w}/seed0",), kd_first * steps * (1.5 if w >= 512 else 1), ("teacher",))
+            for w in p.sweep if w != p.conv5]
     for s in seeds:
         distilled = (f"kd_decreasing_t/seed{s}",)
         out += [Job("prune", s, (f"pruned_50/seed{s}", f"pruned_60/seed{s}"), 2 * kd_first * retrain, distilled),
                 Job("channels", s, (f"channels_50/seed{s}", f"channels_60/seed{s}"), 2 * kd_first * retrain, distilled),
                 Job("control", s, (f"kd_retrained_50/seed{s}", f"kd_retrained/seed{s}"), 2 * kd_first * retrain, distilled),
-                *([Job("deploy", s, tuple(f"{k}/seed{s}" for k in DEPLOYED), 150, (*distilled, f"pruned_60/seed{s}"))]
+                *([Job("deploy", s, tuple(f"{k}/seed{s}" for k in DEPLOYED), 250, (*distilled, f"pruned_60/seed{s}"))]
                   if p.deploy else [])]
-    out += [Job("width", w, (f"conv5_{w}/seed0",), kd_first * steps * (1.5 if w >= 512 else 1), ("teacher",))
-            for w in p.sweep if w != p.conv5]
     # the students alone need nothing: they keep a core busy while the teacher trains, and fill gaps at the end
     out += [Job("student", s, (f"student/seed{s}",), steps) for s in seeds]
     return out
@@ -514,7 +517,7 @@ def run_job(self: Run, kind: str, arg: int | None = None):
     elif kind == "distil":
         self.student_step(f"kd/seed{arg}", arg, constant(p.constant_temperature))
         self.student_step(f"kd_decreasing_t/seed{arg}", arg, falling)
-    elif kind == "distil_labelled": self.student_step(f"kd_labelled/seed{arg}", arg, falling, transfer=False)
+        self.student_step(f"kd_labelled/seed{arg}", arg, falling, transfer=False)
     elif kind == "prune": self.pruning_steps(arg)
     elif kind == "channels": self.pruning_steps(arg, "channels")
     elif kind == "control": self.control_step(arg)
@@ -562,29 +565,56 @@ def available_cores() -> int:
 def _clock(seconds: float) -> str:
     return f"{int(seconds // 60)}:{int(seconds % 60):02d}"
 
+def time_left(todo: list[Job], # jobs not started, in the order they are taken
+              running: dict[Job, float], # jobs in flight -> seconds they have run
+              made: set[str], # finished steps
+              parallel: int, # jobs at a time
+              seconds_per_cost: float, # what a unit of `Job.cost` takes, measured on the finished jobs
+             ) -> float:
+    "Seconds until every job is done: the scheduler played forward, each job taking its cost × `seconds_per_cost`, waiting where its steps wait (the teacher first)."
+    busy = {job: max(job.cost * seconds_per_cost - ran, 0.0) for job, ran in running.items()}
+    todo, made, clock = list(todo), set(made), 0.0
+    while todo or busy:
+        for job in [j for j in todo if set(j.needs) <= made][:parallel - len(busy)]:
+            busy[job] = job.cost * seconds_per_cost; todo.remove(job)
+        if not busy: return math.inf
+        first, wait = min(busy.items(), key=lambda kv: kv[1])
+        clock += wait
+        busy = {j: t - wait for j, t in busy.items() if j is not first}
+        made |= set(first.steps)
+    return clock
+
 class Progress:
     "One line a finished step across the whole run: 'step k of N', elapsed time and an estimate of what is left."
-    def __init__(self, run: Run, jobs: list[Job], started: float):
-        self.run, self.started, self.since = run, started, time.perf_counter()
-        self.cost = {s: j.cost / len(j.steps) for j in jobs for s in j.steps}
-        self.done = [s for s in self.cost if run.finished(s)]
-        self.cost_before = sum(self.cost[s] for s in self.done)
+    def __init__(self, run: Run, jobs: list[Job], started: float, parallel: int = 1):
+        self.run, self.started, self.parallel, self.jobs = run, started, parallel, jobs
+        self.steps = [s for j in jobs for s in j.steps]
+        self.done = [s for s in self.steps if run.finished(s)]
+        self.began, self.cost_done, self.seconds_done = {}, 0.0, 0.0  # jobs in flight -> when; what finished jobs cost and took
         self.warned = set()
 
+    def job_started(self, job: Job): self.began[job] = time.perf_counter()
+
+    def job_finished(self, job: Job):
+        self.cost_done += job.cost; self.seconds_done += time.perf_counter() - self.began.pop(job)
+
+    def estimate(self) -> float | None:
+        "Seconds left, once a finished job has said what a unit of cost takes here; None before."
+        if not self.cost_done: return None
+        now, made = time.perf_counter(), set(self.done)
+        todo = [j for j in self.jobs if j not in self.began and not set(j.steps) <= made]
+        running = {j: now - t for j, t in self.began.items()}
+        return time_left(todo, running, made, self.parallel, self.seconds_done / self.cost_done)
 
     def update(self):
         "Log every step that finished since the last call (and what the teacher check found)."
-        for name in self.cost:
+        for name in self.steps:
             if name in self.done or not self.run.finished(name): continue
             self.done.append(name)
-            now = time.perf_counter()
-            done_now = sum(self.cost[s] for s in self.done) - self.cost_before
-            left = sum(c for s, c in self.cost.items() if s not in self.done)
-            # steps in flight are not counted yet, so an estimate from the first few would be far too high
-            settled = done_now >= 0.25 * (sum(self.cost.values()) - self.cost_before)
-            eta = f", about {_clock((now - self.since) * left / done_now)} left" if left and settled else ""
-            self.run.log(f"lwm: [{len(self.done):>2}/{len(self.cost)}] {name} done, test macro-F1 "
-                         f"{self.run.result(name)['f1']:.3f} — {_clock(now - self.started)} elapsed{eta}")
+            left = self.estimate() if len(self.done) < len(self.steps) else None
+            eta = f", about {_clock(left)} left" if left is not None and math.isfinite(left) else ""
+            self.run.log(f"lwm: [{len(self.done):>2}/{len(self.steps)}] {name} done, test macro-F1 "
+                         f"{self.run.result(name)['f1']:.3f} — {_clock(time.perf_counter() - self.started)} elapsed{eta}")
         for problem in self.run.teacher_check()["problems"]:
             if problem not in self.warned: self.warned.add(problem); self.run.log(f"lwm: WARNING: {problem}")
 
@@ -606,16 +636,17 @@ def run_jobs(self: Run, started: float | None = None):
     "Do every job that has not finished, side by side where `parallel_steps` allows, logging progress."
     barrier()  # under torchrun every process sees the same finished steps, so all take the same jobs
     jobs = self.jobs()
-    progress = Progress(self, jobs, started or time.perf_counter())
     todo = [j for j in jobs if not all(self.result(s) for s in j.steps)]
     threads = self.step_threads()
     parallel = min(self.parallel_steps(), len(todo))
+    progress = Progress(self, jobs, started or time.perf_counter(), max(parallel, 1))
     if parallel <= 1:
         with _threads(threads):
             for job in todo:
+                progress.job_started(job)
                 # shipping trains nothing and writes files: process 0's work, while the others wait
                 if job.kind != "deploy" or self.rank == 0: self.run_job(job.kind, job.arg)
-                barrier(); progress.update()
+                barrier(); progress.job_finished(job); progress.update()
         return
     from lwm_nb import pipeline as library  # workers import the package: what a notebook cell defines cannot reach them
     run_args = dict(data=None if self.embedded else str(self.data_root), out=str(self.out), profile=asdict(self.profile),
@@ -629,11 +660,11 @@ def run_jobs(self: Run, started: float | None = None):
             ready = [j for j in todo if all(self.result(n) for n in j.needs)]
             if not ready and not running: raise RuntimeError(f"no job can start: {todo[0]} needs steps that no job makes")
             for job in ready[:parallel - len(running)]:
-                running[pool.submit(library._work, job.kind, job.arg)] = job; todo.remove(job)
+                running[pool.submit(library._work, job.kind, job.arg)] = job; todo.remove(job); progress.job_started(job)
             finished, _ = wait(running, timeout=1.0, return_when=FIRST_COMPLETED)
             for future in finished:
-                running.pop(future)
                 future.result()  # a failed job raises here
+                progress.job_finished(running.pop(future))
             progress.update()
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)

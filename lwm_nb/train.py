@@ -270,13 +270,15 @@ def train_epoch(model: nn.Module, loader, optimizer, scheduler,
     losses, sizes, step_of, lrs, checked = [], [], [], [], 0  # losses stay on the device until they are looked at
     for i, (x, y) in enumerate(tqdm(loader, desc=f"epoch {epoch + 1}", leave=False, disable=not progress)):
         if len(y) < 2: continue
-        if unlabelled is not None: x = torch.cat([x, next(unlabelled)[0]])  # the teacher sees both as one batch (one cache entry)
+        labelled = len(x)
+        if unlabelled is not None: x = torch.cat([x, next(unlabelled)[0]])
         x = x.to(device, non_blocking=True, memory_format=torch.channels_last)
         y = y.to(device, non_blocking=True)
         with torch.autocast(device.type, dtype=torch.float16, enabled=amp):
             logits = model(x)
             if teacher is not None:
-                with torch.no_grad(): teacher_logits = teacher(x)
+                # the labelled part on its own: a run on the labelled images only finds those answers in a `TeacherCache`
+                with torch.no_grad(): teacher_logits = torch.cat([teacher(x[:labelled]), *([teacher(x[labelled:])] if len(x) > labelled else [])])
         if teacher is None: loss = F.cross_entropy(logits.float(), y)
         else:
             T = temperature((epoch * steps + i) / max(epochs * steps - 1, 1))

@@ -1,6 +1,7 @@
 "The `lwm` command end to end: clear errors, the report's layout, and resume after SIGKILL."
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -10,7 +11,7 @@ import pytest
 from conftest import report_without_timings
 from lwm_nb.export import can_saturate
 
-TINY = {"teacher_epochs": 1, "student_epochs": 2, "retrain_epochs": 1, "seeds": 2, "students_per_class": 5,
+TINY = {"teacher_epochs": 1, "student_epochs": 2, "retrain_epochs": 1, "seeds": 2, "students_per_class": 5, "transfer": True,
         "sweep": [64, 16], "speed_size": 32, "min_steps": 0, "teacher_min_steps": 0}
 
 
@@ -42,6 +43,7 @@ def test_help_names_every_option(env):
     (["--data", "/no/such/folder"], "Data folder /no/such/folder does not exist"),
     (["--profile", "huge"], "unknown profile 'huge'"),
     (["--seeds", "0"], "seeds must be at least 1"),
+    (["--unlabelled", "/no/such/folder"], "--unlabelled /no/such/folder: no such folder"),
 ])
 def test_bad_arguments_give_one_clear_line(env, tmp_path, args, message):
     result = lwm("run", "--out", str(tmp_path / "out"), *args, env=env)
@@ -64,8 +66,13 @@ def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(env, tiny_prof
     result = lwm("run", "--profile", str(tiny_profile), "--out", str(straight), env=env, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads((straight / "report.json").read_text())
-    assert set(report["methods"]) == {"teacher", "student", "kd", "kd_decreasing_t", "kd_retrained_50", "kd_retrained", "pruned_50", "pruned_60",
-                                      "channels_50", "channels_60"}
+    assert set(report["methods"]) == {"teacher", "student", "kd_labelled", "kd", "kd_decreasing_t", "kd_retrained_50", "kd_retrained",
+                                      "pruned_50", "pruned_60", "channels_50", "channels_60"}
+    assert report["trained_on"]["kd_decreasing_t"] == "50 labelled + 1,207 unlabelled images"   # 5 a class; the rest is the transfer set
+    assert report["trained_on"]["kd_labelled"] == report["trained_on"]["student"] == "50 labelled images"
+    epochs = {m: len(json.loads((straight / "results" / m / "seed0.json").read_text())["history"])
+              for m in ("student", "kd_labelled", "kd_decreasing_t")}
+    assert set(epochs.values()) == {2} and report["data"]["student_steps"] == 2 * 4   # 50 images in batches of 16: 4 steps an epoch, for all
     for method in report["methods"].values():
         assert {"f1", "f1_std", "params"} <= set(method)
     assert report["methods"]["student"]["seeds"] == 2 and report["methods"]["teacher"]["seeds"] == 1
@@ -116,3 +123,22 @@ def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(env, tiny_prof
     assert {p: p.stat().st_mtime_ns for p in (resumed / "results").glob("*.json")} == stored
     other = lwm("run", "--profile", "quick", "--out", str(resumed), env=env)
     assert other.returncode == 2 and "other settings" in other.stderr
+
+
+def test_a_folder_of_unlabelled_images_joins_the_transfer_set(env, tmp_path):
+    from lwm_nb.data import make_digits
+    digits = make_digits(tmp_path / "digits")
+    loose = tmp_path / "loose" / "any" / "depth"
+    loose.mkdir(parents=True)
+    for k, image in enumerate(sorted((digits / "test").rglob("*.png"))[:12]): shutil.copy(image, loose / f"{k}.png")
+    (loose / "broken.png").write_bytes(b"not a png")
+    profile = tmp_path / "one.json"
+    profile.write_text(json.dumps({**TINY, "seeds": 1, "transfer": False, "sweep": [64], "deploy": False}))
+    result = lwm("run", "--profile", str(profile), "--unlabelled", str(tmp_path / "loose"), "--out", str(tmp_path / "out"),
+                 env=env, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "broken.png" in result.stderr   # named and left out, as in --data
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert report["data"]["transfer"] == 12 and report["data"]["unlabelled"] == str(tmp_path / "loose")
+    assert report["trained_on"]["kd"] == "50 labelled + 12 unlabelled images"
+    assert "12 images without labels" in (tmp_path / "out" / "report.md").read_text()
