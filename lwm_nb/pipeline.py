@@ -430,7 +430,7 @@ def pruning_comparison(self: Run, methods: dict, # the report's methods (`summar
     size = self.profile.speed_size
     latency = {r["model"]: r["latency_ms"] for r in deploy_speed["rows"]} if deploy_speed else {}
     rows = {}
-    verdict = {e["a"]: e for e in verdicts if e["a"] in COMPARED}
+    verdict = {e["a"]: e for e in verdicts if e["a"] in COMPARED and e["b"].startswith("kd_retrained")}  # each against its control
     for key in COMPARED:
         rows[key] = {"f1": methods[key]["f1"], "f1_std": methods[key]["f1_std"], "params": methods[key]["params"],
                      "mult_adds_M": mult_adds(load_model(self.model_file(f"{key}/seed0")), size) / 1e6,

@@ -316,9 +316,9 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
     lines += ["## Methods", "",
               methods[["trained on", "test macro-F1", "per seed", "params", "reference F1 (BIRDS-525)", "reference params"]]
                   .rename(columns={"params": "non-zero parameters"}).to_markdown(intfmt=","), "",
-              *([f"KD with falling T closes {gap_closed(report['methods']):.0%} of the gap between the student alone and the "
-                 f"teacher (mean test macro-F1; the recipe's: 73 %)."
-                 + (f" On the labelled images only it closes {gap_closed(report['methods'], 'kd_labelled'):.0%}."
+              *([f"KD with falling T closes {100 * gap_closed(report['methods']):.0f} % of the gap between the student alone and "
+                 f"the teacher (mean test macro-F1; the recipe's: 73 %)."
+                 + (f" On the labelled images only it closes {100 * gap_closed(report['methods'], 'kd_labelled'):.0f} %."
                     if "kd_labelled" in report["methods"] else ""), ""]
                 if report["methods"]["teacher"]["f1"] > report["methods"]["student"]["f1"] else []),
               "The reference columns are the recipe's numbers on BIRDS-525 with a GPU; a run on other data or another "
