@@ -90,6 +90,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'lwm_nb.export._describe': ('export.html#_describe', 'lwm_nb/export.py'),
                                'lwm_nb.export._rounds_median': ('export.html#_rounds_median', 'lwm_nb/export.py'),
                                'lwm_nb.export._session': ('export.html#_session', 'lwm_nb/export.py'),
+                               'lwm_nb.export._unshared': ('export.html#_unshared', 'lwm_nb/export.py'),
                                'lwm_nb.export.calibration_batches': ('export.html#calibration_batches', 'lwm_nb/export.py'),
                                'lwm_nb.export.can_saturate': ('export.html#can_saturate', 'lwm_nb/export.py'),
                                'lwm_nb.export.deployment_speed': ('export.html#deployment_speed', 'lwm_nb/export.py'),

@@ -60,6 +60,19 @@ def read_metadata(path) -> dict:
     return {p.key: json.loads(p.value) for p in proto.metadata_props}
 
 # %% ../nbs/07_export.ipynb #1fb0201d
+def _unshared(model: onnx.ModelProto) -> onnx.ModelProto:
+    "`model` with its own copy of an initializer for every node that reads it: the TorchScript exporter makes equal tensors one (the all-ones BatchNorm scales of an untrained network), and ONNX Runtime's quantizer refuses a weight that several nodes share."
+    graph, readers = model.graph, {}
+    initializers = {i.name: i for i in graph.initializer}
+    for node in graph.node:
+        for k, name in enumerate(node.input):
+            if name not in initializers or initializers[name].data_type != onnx.TensorProto.FLOAT: continue  # shapes may stay shared
+            readers[name] = readers.get(name, 0) + 1
+            if readers[name] == 1: continue
+            copy = onnx.TensorProto(); copy.CopyFrom(initializers[name]); copy.name = f"{name}.{readers[name]}"
+            graph.initializer.append(copy); node.input[k] = copy.name
+    return model
+
 def export_onnx(model: nn.Module, # a teacher or student, pruned or not; it is not changed
                 path, # the .onnx file to write (weights inside it)
                 size: int = 224, # the input size the file takes (batch size is free)
@@ -85,7 +98,7 @@ def export_onnx(model: nn.Module, # a teacher or student, pruned or not; it is n
                           dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17)
     meta = {"format": "lwm_nb.onnx/1", "classes": classes, "scientific_names": scientific_names or {},
             "input_size": size, "architecture": architecture(deployed)}
-    proto = _describe(onnx.load_from_string(written.getvalue()), meta)
+    proto = _describe(_unshared(onnx.load_from_string(written.getvalue())), meta)
     atomic_write(path, lambda f: f.write(proto.SerializeToString()))
     check = images if images is not None else torch.randn(8, 3, size, size, generator=torch.Generator().manual_seed(1))
     with torch.no_grad(): expected = deployed(check).numpy()

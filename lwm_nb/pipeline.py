@@ -842,7 +842,7 @@ def main(argv=None) -> int:
                                         "students distil on them besides their labelled images (a transfer set)")
     r.add_argument("--out", default="lwm_run", help="run folder (default: %(default)s)")
     r.add_argument("--profile", default="quick",
-                   help="quick: sized for the embedded data, about 5 min on 2 CPU cores; recipe: the reference settings for a GPU; "
+                   help="quick: sized for the embedded data on 2 CPU cores (5 to 10 minutes); recipe: the reference settings for a GPU; "
                         "or a .json file of settings that override quick (default: %(default)s)")
     r.add_argument("--seeds", type=int, help="student runs per method (default: the profile's)")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default: %(default)s")
