@@ -62,7 +62,7 @@ class Profile:
     threads: int = 0                # torch threads of each step; 0: all cores, one step at a time; n: cores // n steps side by side
     teacher_cache_mb: int = 1024    # memory for the teacher's logits shared by the KD runs of a seed; off when they need more
     deploy: bool = True             # ship the students as ONNX fp32 and INT8, score and time them
-    transfer: bool = False          # the training images beyond students_per_class are the KD students' transfer set (labels unused)
+    transfer: bool = False          # the training images beyond students_per_class are the KD students' transfer set (labels unused; none without students_per_class)
     transfer_batch: int | None = None  # transfer images added to each KD step; None: batch_size
 
 PROFILES = {
@@ -131,9 +131,6 @@ class Run:
         self.splits = load_splits(self.data_root, size=self.profile.size)  # bad data fails before the folder is claimed
         self.unlabelled = Path(unlabelled).expanduser() if unlabelled is not None else None
         self.unlabelled_split = unlabelled_split(self.unlabelled, self.splits.classes, self.profile.size) if self.unlabelled else None
-        if self.profile.transfer and self.profile.students_per_class is None and self.unlabelled is None:
-            raise ValueError("the profile's transfer set is the training images beyond students_per_class, and students_per_class "
-                             "is not set: set it (e.g. 20), or give --unlabelled DIR.")
         self._guard_settings()
         self.n_classes = len(self.splits.classes)
         self.full = make_loaders(self.splits, self.profile.batch_size, self.profile.workers, seed=0)
