@@ -315,9 +315,9 @@ def speed(self: Run) -> dict:
               "pruned_60": load_model(self.out / "pruning/seed0/pruned_60/model.pt")}
     timings = None
     if p.deploy:
-        timings = pd.DataFrame(self.deploy_speed()["rows"]).set_index("model")
-        timings = timings.rename(index={f"{TIMED[k]}, PyTorch eager": k for k in models})
-        timings.attrs.update({k: v for k, v in self.deploy_speed().items() if k != "rows"})
+        measured = self.deploy_speed()
+        timings = pd.DataFrame(measured["rows"]).set_index("model").rename(index={f"{TIMED[k]}, PyTorch eager": k for k in models})
+        timings.attrs.update({k: v for k, v in measured.items() if k != "rows"})
     else: self.log(f"lwm: speed and size at {p.speed_size} px (batch 1 and {p.speed_batch}) on {describe_cpu()}")
     table = speed_and_size(models, size=p.speed_size, batch=p.speed_batch, warmup=1, repeats=3, progress=self.progress, timings=timings)
     return self.store("speed_and_size", {"rows": table.reset_index().to_dict("records"), "size": p.speed_size,
