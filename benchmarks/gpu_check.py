@@ -101,7 +101,8 @@ def main(argv=None):
     from lwm_nb.evaluate import evaluate
     from lwm_nb.models import load_model, student, teacher
     from lwm_nb.pipeline import PROFILES
-    from lwm_nb.train import fit, resolve_device
+    from lwm_nb.train import fit
+    from lwm_nb.distributed import resolve_device
 
     try: device = resolve_device(args.device)
     except RuntimeError as e: parser.error(str(e))

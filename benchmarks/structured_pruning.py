@@ -49,7 +49,8 @@ def main(argv=None):
     import pandas as pd
     from lwm_nb.evaluate import describe_cpu
     from lwm_nb.export import export_onnx, load_onnx
-    from lwm_nb.models import channel_groups, count_params, mult_adds, student
+    from lwm_nb.channels import channel_groups
+    from lwm_nb.models import count_params, mult_adds, student
     from lwm_nb.prune import prune_channels
     torch.manual_seed(0)
     dense = student(args.classes).eval()

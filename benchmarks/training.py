@@ -29,7 +29,10 @@ from lwm_nb.data import load_splits, make_digits, make_loaders
 from lwm_nb.distill import kd_loss
 from lwm_nb.models import student, teacher
 from lwm_nb.temperature import linear
-from lwm_nb.train import TeacherCache, cyclic, fit, resolve_device
+from lwm_nb.teacher_cache import TeacherCache
+from lwm_nb.lr_schedules import cyclic
+from lwm_nb.train import fit
+from lwm_nb.distributed import resolve_device
 
 
 def _sync(device):

@@ -11,7 +11,8 @@ from sklearn.datasets import load_digits
 
 from lwm_nb.data import load_splits, make_loaders
 from lwm_nb.models import teacher
-from lwm_nb.train import fit, step
+from lwm_nb.train import fit
+from lwm_nb.lr_schedules import step
 
 CLASSES = ["ABBOTTS BABBLER", "BALD EAGLE", "CASPIAN TERN", "DALMATIAN PELICAN", "EMU"]
 

@@ -11,7 +11,8 @@ import torch
 
 from lwm_nb.data import load_splits, make_digits, make_loaders
 from lwm_nb.models import load_model, student
-from lwm_nb.train import cyclic, fit
+from lwm_nb.lr_schedules import cyclic
+from lwm_nb.train import fit
 
 JOB = """
 import sys, torch

@@ -1,6 +1,6 @@
 """Re-execute notebooks at full size in a real Jupyter kernel and write their outputs back.
 
-    python tools/execute_notebooks.py [nbs/05_train.ipynb ...]     # default: every notebook in nbs/
+    python tools/execute_notebooks.py [nbs/10_train.ipynb ...]     # default: every notebook in nbs/
 
 The notebooks are the documentation on GitHub, so they keep their outputs (plots, tables, the
 pipeline's report). Each runs as JupyterLab would run it, from `nbs/`, without `IN_TEST` (so at
