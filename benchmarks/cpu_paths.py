@@ -21,7 +21,7 @@ from pathlib import Path
 def run(path: str, out: Path, profile: str, seeds: int | None, data: str | None = None) -> float:
     env = {**os.environ, "MPLBACKEND": "Agg"}
     if path != "native": env["ATEN_CPU_CAPABILITY"] = path
-    command = [sys.executable, "-c", "from lwm_nb.pipeline import main; raise SystemExit(main())",
+    command = [sys.executable, "-m", "lwm_nb",
                "run", "--out", str(out), "--profile", profile]
     if seeds: command += ["--seeds", str(seeds)]
     if data: command += ["--data", data]

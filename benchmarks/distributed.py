@@ -24,8 +24,9 @@ def distil(out: Path, seeds: int, epochs: int, batch: int) -> dict:
     from lwm_nb.data import load_splits, make_digits, make_loaders
     from lwm_nb.evaluate import evaluate
     from lwm_nb.models import load_model, student
-    from lwm_nb.distributed import distributed
+    from lwm_nb.distributed import distributed, init_distributed
     from lwm_nb.train import fit
+    init_distributed()  # under torchrun: join the process group before training
     loaders = make_loaders(load_splits(make_digits(), size=32), batch)
     teacher = load_model(out / "teacher.pt")
     scores = {}

@@ -100,7 +100,7 @@ def main(argv=None):
     from lwm_nb.data import load_splits, make_loaders
     from lwm_nb.evaluate import evaluate
     from lwm_nb.models import load_model, student, teacher
-    from lwm_nb.pipeline import PROFILES
+    from lwm_nb.profiles import PROFILES
     from lwm_nb.train import fit
     from lwm_nb.distributed import resolve_device
 

@@ -11,7 +11,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from sklearn.metrics import f1_score, precision_recall_fscore_support, confusion_matrix
 import torch
 from torch import nn
@@ -96,6 +95,7 @@ def plot_confusion(result: dict, classes: list[str], max_classes: int = 30, norm
     if normalize: cm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     side = 2 + 0.45 * len(classes)
     fig, ax = plt.subplots(figsize=(side + 1, side))
+    import seaborn as sns  # here, not at the top: it takes 2 s to import, and every `lwm` process and worker would pay them
     sns.heatmap(cm, annot=len(classes) <= 12, fmt=".2f" if normalize else ".0f", cmap="Blues",
                 xticklabels=classes, yticklabels=classes, ax=ax, cbar=True, square=True)
     ax.set_xlabel("predicted"); ax.set_ylabel("true")

@@ -1,4 +1,5 @@
 "The training benchmarks and the GPU check run on CPU as a user runs them, at a small size: they finish, their checks pass, and they print every ratio."
+import os
 import re
 import subprocess
 import sys
@@ -12,7 +13,7 @@ BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 
 def run(script, *args, tmp_path):
     return subprocess.run([sys.executable, str(BENCHMARKS / script), *map(str, args)], capture_output=True, text=True,
-                          timeout=900, env={"MPLBACKEND": "Agg", "LWM_DATA": str(tmp_path / "lwm_data"),
+                          timeout=900, env={"MPLBACKEND": "Agg", "LWM_DATA": os.environ["LWM_DATA"],
                                             "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
 
 

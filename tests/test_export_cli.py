@@ -10,7 +10,7 @@ import torch
 from lwm_nb.data import load_splits, make_digits, make_loaders
 from lwm_nb.export import can_saturate, int8_weights, predict, read_metadata
 from lwm_nb.models import student
-from lwm_nb.pipeline import main
+from lwm_nb.cli import main
 from lwm_nb.train import fit
 
 
@@ -101,4 +101,4 @@ def test_predict_streams_a_folder_a_batch_at_a_time_and_names_an_empty_one(train
     assert len(list(stream)) == len(export.image_files([images])) - 1
     (tmp_path / "empty").mkdir()
     status, err = lwm_here(capsys, "predict", model, tmp_path / "empty")
-    assert status == 1 and "no image file in" in err
+    assert status == 2 and "no image file in" in err   # nothing to classify: bad usage

@@ -61,8 +61,8 @@ def test_a_small_folder_trains_for_the_minimum_number_of_steps_and_says_so(small
     result = subprocess.run(["lwm", "run", "--data", str(small_folder), "--profile", str(profile), "--out", str(out)],
                             env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert "25 epochs × 4 steps = 100 optimizer steps on 59 images (raised from 6 epochs" in result.stdout
-    assert "2 epochs × 4 steps on 59 labelled images" in result.stdout  # students: 8 steps at least
+    assert "25 epochs × 4 steps = 100 optimizer steps on 59 images (raised from 6 epochs" in result.stderr
+    assert "2 epochs × 4 steps on 59 labelled images" in result.stderr  # students: 8 steps at least
     report = json.loads((out / "report.json").read_text())
     teacher_history = json.loads((out / "results" / "teacher.json").read_text())["history"]
     assert len(teacher_history) == 25
@@ -71,5 +71,5 @@ def test_a_small_folder_trains_for_the_minimum_number_of_steps_and_says_so(small
     assert check["teacher_valid_f1"] >= 0.4, check   # 100 steps and settled statistics: clearly above chance
     assert not (out / "teacher" / "checkpoint.pt").exists()   # a finished step keeps its model, not its checkpoint
     assert (out / "teacher" / "model.pt").exists()
-    lines = result.stdout.splitlines()
+    lines = result.stderr.splitlines()
     assert sum("done, test macro-F1" in line for line in lines) == 1 + 2 * 10  # one progress line a step (ten a seed; shipping is off here)

@@ -1,0 +1,77 @@
+"The installed `lwm` command as a script sees it: help and version, the log on standard error, and the exit statuses (2 bad usage, 1 a failure on the way, 130 Ctrl-C)."
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+
+def lwm(*args, **kw):
+    return subprocess.run(["lwm", *map(str, args)], capture_output=True, text=True, timeout=600, **kw)
+
+
+def errors(stderr: str) -> list[str]:
+    return [line for line in stderr.splitlines() if line.startswith("lwm: error:")]
+
+
+def test_help_names_every_command_and_option_and_python_m_is_the_same_command():
+    top = lwm("--help")
+    assert top.returncode == 0 and all(c in top.stdout for c in ("run", "export", "predict"))
+    run = lwm("run", "--help")
+    for option in ("--data", "--unlabelled", "--out", "--profile", "--seeds", "--device", "--nproc", "--debug", "quick", "recipe"):
+        assert option in run.stdout, option
+    version = subprocess.run([sys.executable, "-m", "lwm_nb", "--version"], capture_output=True, text=True, timeout=120)
+    from lwm_nb import __version__
+    assert version.returncode == 0 and version.stdout.strip() == f"lwm_nb {__version__}"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--data", "/no/such/folder"], "Data folder /no/such/folder does not exist"),
+    (["--profile", "huge"], "unknown profile 'huge'"),
+    (["--seeds", "0"], "seeds must be at least 1"),
+    (["--unlabelled", "/no/such/folder"], "--unlabelled /no/such/folder: no such folder"),
+])
+def test_bad_usage_is_one_line_on_stderr_and_status_2(tmp_path, args, message):
+    result = lwm("run", "--out", tmp_path / "out", *args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert "Traceback" not in result.stderr and len(errors(result.stderr)) == 1 and message in errors(result.stderr)[0]
+    assert not (tmp_path / "out").exists()   # refused before the run folder is claimed
+    debug = lwm("run", "--out", tmp_path / "out", *args, "--debug")
+    assert debug.returncode == 2 and "Traceback" in debug.stderr and message in debug.stderr
+
+
+def test_bad_data_is_bad_usage(tmp_path):
+    (tmp_path / "data" / "train" / "A").mkdir(parents=True)
+    result = lwm("run", "--data", tmp_path / "data", "--out", tmp_path / "out")
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "no valid/, test/ folder" in errors(result.stderr)[0]
+
+
+def test_a_loss_that_becomes_nan_fails_the_run_with_status_1_and_one_line(small_digits, tmp_path):
+    profile = tmp_path / "diverges.json"   # an absurd learning rate for the students: their loss is not finite within an epoch
+    profile.write_text(json.dumps({"student_lr": [1e6, 1e7], "seeds": 1, "teacher_epochs": 1, "students_per_class": 5, "min_steps": 0,
+                                   "teacher_min_steps": 0, "sweep": [64]}))
+    result = lwm("run", "--data", small_digits, "--profile", profile, "--out", tmp_path / "out")
+    assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert len(errors(result.stderr)) == 1 and "The training loss became" in errors(result.stderr)[0]
+    assert "Try a lower learning rate" in errors(result.stderr)[0] and result.stdout == ""
+    log = result.stderr.splitlines()
+    assert log[0].startswith("lwm: profile diverges, data ")   # the run's log: on standard error, worker processes' lines too
+    assert any(line.startswith("lwm: student/seed0: student conv5=64") for line in log)
+
+
+def test_ctrl_c_stops_the_run_with_status_130_and_says_how_to_resume(small_digits, tiny_profile, tmp_path):
+    out = tmp_path / "out"
+    proc = subprocess.Popen(["lwm", "run", "--data", str(small_digits), "--profile", str(tiny_profile), "--out", str(out)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 300
+    while not (out / "results").exists() and proc.poll() is None and time.time() < deadline:  # the first step has finished
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert errors(stderr) == [f"lwm: error: interrupted; run the same command again to resume from {out}"]
+    assert stdout == "" and "Traceback" not in stderr
