@@ -159,7 +159,7 @@ def main(argv=None):
           f"test macro-F1 {score['f1']:.3f} and {again['f1']:.3f}")
 
     print("4. speed")
-    training.print_loop(training.loop_speed(args.rounds, batch=args.batch, device=device))
+    training.print_loop(training.loop_speed(args.rounds, batch=args.batch, device=device, splits=splits))  # on the check's own images
     steps = training.step_costs(525, size, args.batch, args.repeats, device)
     training.print_steps(steps, size, args.batch)
     flow = training.throughput(splits, args.batch, workers, device=device)

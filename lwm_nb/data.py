@@ -241,23 +241,30 @@ def _digit_split(seed: int = 0) -> dict[str, np.ndarray]:
     valid, test = train_test_split(rest, train_size=270, stratify=y[rest], random_state=seed)
     return {"train": train, "valid": valid, "test": test}
 
-def make_digits(root=None) -> Path:
+def make_digits(root=None, # the folder to write; None: `default_digits_dir()`
+                per_class: tuple[int, int, int] | None = None, # at most this many (train, valid, test) images a digit: a small copy for quick checks; None: all
+               ) -> Path:
     "Write scikit-learn's digits as `root/{train,valid,test}/<digit>/<n>.png` (idempotent); returns `root`."
     from sklearn.datasets import load_digits
     root = Path(root).expanduser() if root is not None else default_digits_dir()
-    if (root / _DIGITS_DONE).exists(): return root
+    sizes = json.dumps(list(per_class)) if per_class else ""  # the marker file says which copy the folder holds
+    if (root / _DIGITS_DONE).exists():
+        if (root / _DIGITS_DONE).read_text() != sizes:
+            raise FileExistsError(f"{root} holds the digits with other sizes a class ({(root / _DIGITS_DONE).read_text()}); choose another folder.")
+        return root
     if root.exists() and any(root.iterdir()):
         raise FileExistsError(f"{root} exists and is not a data set written by make_digits; choose an empty folder.")
     digits = load_digits()
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".digits-", dir=root.parent))
     try:
-        for split, idx in _digit_split().items():
+        for (split, idx), most in zip(_digit_split().items(), per_class or (None,) * 3):
             for name in DIGIT_NAMES: (tmp / split / name).mkdir(parents=True)
+            if most is not None: idx = [i for d in range(10) for i in idx[digits.target[idx] == d][:most]]
             for i in idx:
                 pixels = (digits.images[i] * (255 / 16)).round().astype(np.uint8)
                 Image.fromarray(pixels, "L").save(tmp / split / DIGIT_NAMES[digits.target[i]] / f"{i:04d}.png")
-        (tmp / _DIGITS_DONE).touch()
+        (tmp / _DIGITS_DONE).write_text(sizes)
         if root.exists(): root.rmdir()
         tmp.rename(root)
     except OSError:

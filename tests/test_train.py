@@ -31,8 +31,8 @@ fit(student(10, conv5=16), loaders, epochs=6, out=out if out != "-" else None, s
 
 
 @pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    return make_digits(tmp_path_factory.mktemp("data") / "digits")
+def digits():
+    return make_digits()
 
 
 def job(digits, out):
