@@ -5,7 +5,7 @@
 # %% ../nbs/19_scheduler.ipynb #5261e110
 from __future__ import annotations
 
-import logging, logging.handlers, math, multiprocessing, os, sys, threading, time
+import logging, logging.handlers, math, multiprocessing, os, signal, sys, threading, time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -93,7 +93,7 @@ def _watch_parent(parent: int):
 def _die_with_parent(parent: int):
     "Make this worker stop the moment the run's main process dies (killed runs must not go on writing)."
     if sys.platform.startswith("linux"):
-        import ctypes, signal
+        import ctypes
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()  # elsewhere, and for a parent already gone
@@ -103,6 +103,7 @@ _worker_run: Run | None = None
 def _start_worker(threads: int, parent: int, run_args: dict, records, level: int):
     global _worker_run
     _die_with_parent(parent)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the run's process stops its workers
     torch.set_num_threads(threads)
     worker_log = logging.getLogger("lwm_nb")
     worker_log.handlers[:] = [logging.handlers.QueueHandler(records)]

@@ -1,5 +1,6 @@
 "The installed `lwm` command as a script sees it: help and version, the log on standard error, and the exit statuses (2 bad usage, 1 a failure on the way, 130 Ctrl-C)."
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -51,12 +52,14 @@ def test_a_loss_that_becomes_nan_fails_the_run_with_status_1_and_one_line(small_
 
 def test_ctrl_c_stops_the_run_with_status_130_and_says_how_to_resume(small_digits, tiny_profile, tmp_path):
     out = tmp_path / "out"
+    # in a session of its own, with Ctrl-C's default action (a shell runs background jobs with it ignored)
     proc = subprocess.Popen(["lwm", "run", "--data", str(small_digits), "--profile", str(tiny_profile), "--out", str(out)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while not (out / "results").exists() and proc.poll() is None and time.time() < deadline:  # the first step has finished
         time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
+    os.killpg(proc.pid, signal.SIGINT)   # as Ctrl-C in a terminal: to the run and its worker processes
     stdout, stderr = proc.communicate(timeout=300)
     assert proc.returncode == 130, stderr[-2000:]
     assert errors(stderr) == [f"lwm: error: interrupted; run the same command again to resume from {out}"]
