@@ -16,7 +16,7 @@ from .files import save_figure, write_json
 from .evaluate import measured_on, plot_speed_and_size
 from .export import plot_deployment, what_to_ship
 from .models import REFERENCE_CONV5_PARAMS
-from .methods import METHODS, shipped_name, timing_name
+from .methods import METHODS, pruned, shipped_name, timing_name
 from .train import History
 
 # %% auto #0
@@ -230,7 +230,8 @@ def pruning_comparison(methods: dict, # the report's methods (`summarize`)
                       ) -> dict:
     "Unstructured against structured pruning: test macro-F1, non-zero parameters, mult-adds and latency at batch 1 (PyTorch eager, ONNX Runtime fp32), with ratios against the distilled student; each pruned student's verdict against the control trained as long; and the largest channel share whose verdict holds."
     latency = {(r["method"], r["runtime"]): r["latency_ms"] for r in deploy_speed["rows"]} if deploy_speed else {}
-    verdict = {e["a"]: e for e in verdicts if e["a"] in COMPARED and e["b"].startswith("kd_retrained")}  # each against its control
+    controls = {k for k, m in METHODS.items() if m.source and not m.pruned}  # the distilled student retrained as long, unpruned
+    verdict = {e["a"]: e for e in verdicts if e["a"] in COMPARED and e["b"] in controls}  # each pruned student against its control
     rows = {}
     for key in COMPARED:
         rows[key] = {"f1": methods[key]["f1"], "f1_std": methods[key]["f1_std"], "params": methods[key]["params"],
@@ -244,7 +245,7 @@ def pruning_comparison(methods: dict, # the report's methods (`summarize`)
         for runtime in ("eager", "onnx"):
             ms, base = row[f"{runtime}_ms"], dense[f"{runtime}_ms"]
             row[f"{runtime}_speedup"] = base / ms if ms and base else None
-    within = [m.key for m in METHODS.values() if m.pruned and m.pruned[0] == "channels" and rows[m.key].get("verdict") == "holds"]
+    within = [m.key for m in pruned("channels") if rows[m.key].get("verdict") == "holds"]
     return {"size": size, "threads": (deploy_speed or {}).get("threads"), "cpu": (deploy_speed or {}).get("cpu"), "rows": rows,
             "largest_within_1_point": within[-1] if within else None}
 

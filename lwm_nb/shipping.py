@@ -70,7 +70,8 @@ def _timed_model(run: Run, key: str, runtime: str, tmp: Path) -> torch.nn.Module
     "Seed 0's model of `key` as `runtime` runs it: an ONNX file, or the PyTorch model with its pruning masks applied once."
     if runtime != "PyTorch eager": return load_onnx(_onnx_file(run, key, runtime == "ONNX Runtime INT8", tmp))[0]
     model = load_model(run.model_file(key, 0))
-    return make_permanent(model) if (METHODS[key].pruned or ("",))[0] == "weights" else model
+    weight_pruned = METHODS[key].pruned is not None and METHODS[key].pruned[0] == "weights"
+    return make_permanent(model) if weight_pruned else model  # a channel-pruned student has no masks
 
 def deploy_speed(run: Run) -> dict:
     "The run's one speed measurement: latency (batch 1) and throughput (batch `speed_batch`) of every model in `TIMINGS`, with the CPU and thread count. Every table that shows a speed reads it here."
