@@ -25,10 +25,10 @@ class _LwmFormat(logging.Formatter):
 def log_to(stream=None, # where the lines go; None: standard error
            level: int = logging.INFO) -> logging.Handler:
     "Show lwm_nb's log on `stream`, one line a record ('lwm: ...'), as the `lwm` command does; returns the handler."
-    from lwm_nb.distributed import distributed
     handler = logging.StreamHandler(stream)
     handler.setFormatter(_LwmFormat())
-    handler.addFilter(lambda record: distributed()[0] == 0)  # under torchrun, one log: process 0's
+    # under torchrun, one log: process 0's (torchrun's RANK, read without importing torch for a command that needs none)
+    handler.addFilter(lambda record: int(os.environ.get("RANK", "0")) == 0)
     logger = logging.getLogger("lwm_nb")
     logger.handlers[:] = [handler]
     logger.setLevel(level); logger.propagate = False
@@ -171,11 +171,14 @@ def parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/21_cli.ipynb #a1fa6611
 def _run(args) -> int:
-    from lwm_nb.pipeline import complete
-    from lwm_nb.run_store import Run
+    from lwm_nb.profiles import load_profile
     started = time.perf_counter()
+    try: load_profile(args.profile)  # a bad profile is refused after importing torch alone, not the whole pipeline
+    except (OSError, ValueError) as e: raise UsageError(str(e)) from e
     if args.nproc != 1 and "WORLD_SIZE" not in os.environ:
         return launch_distributed(args.nproc, args.data, args.out, args.profile, args.seeds, args.device, args.unlabelled, args.debug)
+    from lwm_nb.pipeline import complete
+    from lwm_nb.run_store import Run
     try:  # per-epoch bars only on a terminal: in a captured log every redraw would be a line
         run = Run(args.data, args.out, args.profile, args.seeds, args.device, progress=sys.stderr.isatty(), unlabelled=args.unlabelled)
     except (OSError, ValueError, RuntimeError, KeyError) as e: raise UsageError(str(e) if not isinstance(e, KeyError) else f"missing {e}") from e

@@ -12,8 +12,6 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
-from .evaluate import evaluate, scores
-
 # %% auto #0
 __all__ = ['resolve_device', 'distributed', 'init_distributed', 'barrier', 'ShardedSampler', 'shard_loader']
 
@@ -53,6 +51,7 @@ def _sync_buffers(model: nn.Module):
 
 def _validator(loader, rank: int, world: int):
     "A function of the model doing `evaluate` over the whole of `loader`: each process scores every `world`-th item and the logits are gathered, so every process gets the same result."
+    from lwm_nb.evaluate import evaluate, scores  # here, not above: `lwm run --nproc N` starts its processes without scikit-learn and torchvision
     if world == 1: return lambda model: evaluate(model, loader)
     order = list(loader.sampler)
     share = DataLoader(loader.dataset, batch_size=loader.batch_size, sampler=order[rank::world], num_workers=loader.num_workers,
