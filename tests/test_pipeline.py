@@ -5,7 +5,7 @@ import signal
 import subprocess
 import time
 
-from conftest import TINY, report_without_timings
+from conftest import report_without_timings
 from lwm_nb.export import can_saturate
 
 
