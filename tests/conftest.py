@@ -4,7 +4,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
@@ -13,6 +15,17 @@ def pytest_configure(config):
     "The whole run, its subprocesses included, keeps what lwm_nb writes for itself (the embedded digits, what it checked) in a folder of its own, never in the user's LWM_DATA."
     config.lwm_data = tempfile.mkdtemp(prefix="lwm_data_")
     os.environ["LWM_DATA"] = config.lwm_data
+
+
+# the tests that run `lwm`, torchrun or a benchmark end to end, longest first: started first, they leave the short ones
+# to fill in beside them (pytest -n 2), not to finish while one long test runs alone
+LONGEST_FIRST = ["test_pipeline.py", "test_distributed.py", "test_small_folder.py", "test_benchmarks.py", "test_train.py",
+                 "test_cli.py", "test_export_cli.py"]
+
+
+def pytest_collection_modifyitems(config, items):
+    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))   # stable: each file's tests keep their order
 
 
 def pytest_unconfigure(config):
@@ -47,3 +60,24 @@ def tiny_profile(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("profiles") / "tiny.json"
     path.write_text(json.dumps(TINY))
     return path
+
+
+CLASSES = ["ABBOTTS BABBLER", "BALD EAGLE", "CASPIAN TERN", "DALMATIAN PELICAN", "EMU"]
+
+
+@pytest.fixture(scope="session")
+def small_folder(tmp_path_factory):
+    "Five digit classes written as bird folders: 12, 12, 12, 12 and 11 training images, 5 a class in valid and test."
+    root = tmp_path_factory.mktemp("small") / "birds"
+    from sklearn.datasets import load_digits
+    digits = load_digits()
+    for label, name in enumerate(CLASSES):
+        images = digits.images[digits.target == label]
+        counts = {"train": 12 - (label == 4), "valid": 5, "test": 5}
+        start = 0
+        for split, n in counts.items():
+            (root / split / name).mkdir(parents=True)
+            for k, pixels in enumerate(images[start:start + n]):
+                Image.fromarray((pixels * 255 / 16).round().astype(np.uint8), "L").save(root / split / name / f"{k}.jpg")
+            start += n
+    return root

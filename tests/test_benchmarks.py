@@ -13,8 +13,9 @@ BENCHMARKS = Path(__file__).parents[1] / "benchmarks"
 
 def run(script, *args, tmp_path):
     return subprocess.run([sys.executable, str(BENCHMARKS / script), *map(str, args)], capture_output=True, text=True,
-                          timeout=900, env={"MPLBACKEND": "Agg", "LWM_DATA": os.environ["LWM_DATA"],
-                                            "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)})
+                          timeout=900, env={"MPLBACKEND": "Agg", "LWM_DATA": os.environ["LWM_DATA"], "PATH": "/usr/bin:/bin", "HOME": str(tmp_path),
+                                            # the test run's thread limit, where it has one (CI runs two test processes on two cores)
+                                            **{k: os.environ[k] for k in ("OMP_NUM_THREADS",) if k in os.environ}})
 
 
 def number(text, label):

@@ -1,9 +1,12 @@
-"`lwm run` end to end on a small folder: the report's layout, the same numbers on one core as on two, resume after SIGKILL. (A finished run left alone and other settings refused: `20_pipeline`; a user's own folder with unlabelled images: `test_small_folder`.)"
+"`lwm run` end to end on a user's small folder (BIRDS layout, 5 classes, 59 training images) with a folder of images without labels: the report's layout, training sized by steps, the same numbers on one core as on two, resume after SIGKILL. (A finished run left alone and other settings refused: `20_pipeline`.)"
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
+
+import pytest
 
 from conftest import report_without_timings
 from lwm_nb.export import can_saturate
@@ -13,19 +16,42 @@ def lwm(*args, **kw):
     return subprocess.run(["lwm", *map(str, args)], capture_output=True, text=True, timeout=600, **kw)
 
 
-def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(small_digits, tiny_profile, tmp_path):
+# a whole run in about a minute: two seeds (a verdict needs them), two widths, shipping on; the teacher takes at least 48
+# steps (59 images: raised from 6 epochs to 12), each student at least 8 (2 epochs)
+FOLDER = {"teacher_epochs": 6, "teacher_min_steps": 48, "student_epochs": 1, "min_steps": 8, "retrain_epochs": 1, "seeds": 2,
+          "students_per_class": None, "sweep": [64, 16], "speed_size": 32, "speed_batch": 2}
+
+
+def test_a_users_folder_end_to_end_and_killed_twice_on_one_core_resumes_to_the_same_report(small_folder, tmp_path):
+    profile = tmp_path / "folder.json"
+    profile.write_text(json.dumps(FOLDER))
+    loose = tmp_path / "loose" / "any" / "depth"   # images without labels, at any depth, one of them unreadable
+    loose.mkdir(parents=True)
+    for k, image in enumerate(sorted((small_folder / "test").rglob("*.jpg"))[:12]): shutil.copy(image, loose / f"{k}.jpg")
+    (loose / "broken.png").write_bytes(b"not a png")
+    arguments = ["--data", small_folder, "--profile", profile, "--unlabelled", tmp_path / "loose"]
     straight = tmp_path / "straight"
-    result = lwm("run", "--data", small_digits, "--profile", tiny_profile, "--out", straight)
+    result = lwm("run", *arguments, "--out", straight)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout == ""   # the log is on standard error
+    log = result.stderr
+    assert "2 step(s) at a time" in log or os.cpu_count() < 2
+    assert "broken.png" in log   # named and left out, as in --data
+    assert "12 epochs × 4 steps = 48 optimizer steps on 59 images (raised from 6 epochs" in log
+    assert "2 epochs × 4 steps on 59 labelled images" in log  # students: 8 steps at least
+    assert sum("done, test macro-F1" in line for line in log.splitlines()) == 1 + 2 * 14 + 1  # one line a step: teacher, 14 a seed (4 shipped), one width
     report = json.loads((straight / "report.json").read_text())
     assert set(report["methods"]) == {"teacher", "student", "kd_labelled", "kd", "kd_decreasing_t", "kd_retrained_50", "kd_retrained",
                                       "pruned_50", "pruned_60", "channels_50", "channels_60"}
-    assert report["trained_on"]["kd_decreasing_t"] == "50 labelled + 70 unlabelled images"   # 5 a class; the rest is the transfer set
-    assert report["trained_on"]["kd_labelled"] == report["trained_on"]["student"] == "50 labelled images"
-    epochs = {m: len(json.loads((straight / "results" / m / "seed0.json").read_text())["history"])
-              for m in ("student", "kd_labelled", "kd_decreasing_t")}
-    assert set(epochs.values()) == {1} and report["data"]["student_steps"] == 4   # 50 images in batches of 16: 4 steps, for all
+    assert report["data"]["transfer"] == 12 and report["data"]["unlabelled"] == str(tmp_path / "loose")
+    assert report["trained_on"]["kd_decreasing_t"] == "59 labelled + 12 unlabelled images"
+    assert report["trained_on"]["kd_labelled"] == report["trained_on"]["student"] == "59 labelled images"
+    assert "12 images without labels" in (straight / "report.md").read_text()
+    assert len(json.loads((straight / "results" / "teacher.json").read_text())["history"]) == 12
+    check = report["teacher_check"]
+    assert check["chance_f1"] == pytest.approx(0.2)
+    assert check["teacher_valid_f1"] >= 0.4, check   # 48 steps and settled statistics: clearly above chance
+    assert not list(straight.rglob("checkpoint.pt")) and (straight / "teacher" / "model.pt").exists()  # finished steps keep their model only
     for method in report["methods"].values():
         assert {"f1", "f1_std", "params"} <= set(method)
     assert report["methods"]["student"]["seeds"] == 2 and report["methods"]["teacher"]["seeds"] == 1
@@ -36,7 +62,7 @@ def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(small_digits, 
     assert compared["pruned_60"]["mult_adds_ratio"] == 1 and compared["channels_60"]["onnx_ms"] == next(
         r["latency_ms"] for r in report["deploy_speed"]["rows"] if (r["method"], r["runtime"]) == ("channels_60", "ONNX Runtime fp32"))
     assert set(report["conv5_sweep"]) == {"64", "16"}
-    assert report["profile"] == "tiny" and report["data"]["embedded"] is False
+    assert report["profile"] == "folder" and report["data"]["embedded"] is False
     for name in ("report.md", "ablation.png", "effects.png", "learning_curves.png", "confusion.png", "sparsity.png",
                  "speed_and_size.png", "pruning_tradeoff.png", "methods.csv", "effects.csv", "conv5_sweep.csv", "speed_and_size.csv"):
         assert (straight / name).is_file(), name
@@ -45,11 +71,10 @@ def test_killed_run_resumes_to_the_report_of_an_uninterrupted_run(small_digits, 
     assert "**What to ship.** On this CPU (" in (straight / "report.md").read_text()
     shipped = sorted(straight.glob("deploy/seed*/*_int8.onnx"))   # read from the files: a CPU with VNNI would hide saturation
     assert len(shipped) == 4 and not any(can_saturate(f) for f in shipped)
-    assert "2 step(s) at a time" in result.stderr or os.cpu_count() < 2
 
     # on one core, one step at a time in one process, killed twice and resumed: the numbers of two steps side by side
     resumed = tmp_path / "resumed"
-    one_core = ["taskset", "-c", "0", "lwm", "run", "--data", str(small_digits), "--profile", str(tiny_profile), "--out", str(resumed)]
+    one_core = ["taskset", "-c", "0", "lwm", "run", *map(str, arguments), "--out", str(resumed)]
     for marker in ("teacher/model.pt", "deploy/seed0/kd_decreasing_t.onnx"):   # inside the first students' training; while seed 0 ships
         proc = subprocess.Popen(one_core, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 600
