@@ -405,7 +405,7 @@ def write_report(report: dict, # the run's report; `files` is added to it
 
 # %% ../nbs/14_report.ipynb #85ce48f5
 def readme_table(report: dict) -> str:
-    "The front page's tables of a run: test macro-F1 per method (mean ± std, per seed) and the paired effects."
+    "The tables of a run that the pages of `docs/` show: test macro-F1 per method (mean ± std, per seed), the paired effects, what ships, the pruning comparison."
     settings = report.get("settings")
     trained_on = report.get("trained_on", {})
     lines = ["| method | trained on | test macro-F1 | per seed | non-zero parameters |", "|---|---|---|---|---|"]

@@ -19,13 +19,18 @@ def pytest_configure(config):
 
 # the tests that run `lwm`, torchrun or a benchmark end to end, longest first: started first, they leave the short ones
 # to fill in beside them (pytest -n 2), not to finish while one long test runs alone
-LONGEST_FIRST = ["test_pipeline.py", "test_distributed.py", "test_small_folder.py", "test_benchmarks.py", "test_train.py",
-                 "test_cli.py", "test_export_cli.py"]
+LONGEST_FIRST = ["test_pipeline.py", "test_distributed.py", "test_notebooks.py", "test_small_folder.py", "test_benchmarks.py",
+                 "test_train.py", "test_cli.py", "test_export_cli.py"]
+HEAVY_NOTEBOOKS = ["10_train.ipynb", "11_prune.ipynb", "20_pipeline.ipynb", "12_export.ipynb"]   # a minute or more each under test
 
 
 def pytest_collection_modifyitems(config, items):
     rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))   # stable: each file's tests keep their order
+    def order(item):
+        notebook = getattr(item, "callspec", None) and item.callspec.params.get("notebook")
+        heavy = notebook is None or Path(notebook).name in HEAVY_NOTEBOOKS
+        return rank.get(item.path.name, len(rank)), not heavy
+    items.sort(key=order)   # stable: each file's tests keep their order
 
 
 def pytest_unconfigure(config):

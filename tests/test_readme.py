@@ -1,5 +1,6 @@
-"README.md is the front page notebook `nbs/index.ipynb`, rendered: the two must not drift apart."
+"README.md is the front page notebook `nbs/index.ipynb`, rendered: the two must not drift apart. The front page is short and its numbers, like those of `docs/results.md`, are the committed run's."
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -18,18 +19,41 @@ def test_readme_is_the_rendered_index_notebook():
         "README.md is out of step with nbs/index.ipynb: run `python tests/test_readme.py` to rewrite it"
 
 
-def test_readme_links_point_at_files_that_exist():
-    import re
-    for target in re.findall(r"\]\(((?:nbs|data|runs)/[^)#]+)\)", render_index()):
-        assert (ROOT / target).exists(), target
+def test_links_of_the_front_page_and_the_docs_point_at_files_that_exist():
+    pages = {ROOT / "README.md": render_index(), **{page: page.read_text() for page in (ROOT / "docs").glob("*.md")}}
+    for page, text in pages.items():
+        for target in re.findall(r"\]\((?!https?:|#)([^)#]+)", text):
+            assert (page.parent / target).resolve().exists(), f"{page.name}: {target}"
 
 
-def test_readme_tables_are_those_of_the_committed_run():
+def test_the_front_page_is_short_and_the_learning_path_is_on_its_first_screen():
+    prose = re.sub(r"```.*?```", "", render_index(), flags=re.S)
+    assert len(prose.split()) <= 1200
+    assert "## The learning path" in "\n".join(render_index().splitlines()[:40])
+
+
+def test_the_docs_tables_are_those_of_the_committed_run():
     from lwm_nb.report import readme_table
     report = json.loads((ROOT / "runs" / "quick" / "report.json").read_text())
-    missing = [table.splitlines()[0] for table in readme_table(report).split("\n\n") if table not in render_index()]
+    docs = "\n".join(page.read_text() for page in (ROOT / "docs").glob("*.md"))
+    missing = [table.splitlines()[0] for table in readme_table(report).split("\n\n") if table not in docs]
     assert missing == [], \
-        f"the README's tables {missing} differ from runs/quick/report.json: paste lwm_nb.report.readme_table(report) into nbs/index.ipynb"
+        f"the tables {missing} of docs/ differ from runs/quick/report.json: paste lwm_nb.report.readme_table(report) there"
+
+
+def test_the_front_page_headline_numbers_are_the_committed_runs():
+    from lwm_nb.report import readme_table
+    report = json.loads((ROOT / "runs" / "quick" / "report.json").read_text())
+    tables = readme_table(report)
+    headline = render_index().split("## One result")[1].split("\n## ")[0]
+    run_numbers = re.findall(r"[+-]?\d\.\d{3}(?: ± \d\.\d{3})?", headline.split("the gain holds there")[0])
+    assert len(run_numbers) >= 5
+    for number in run_numbers: assert number in tables, number
+    gain = next(e for e in report["effects"] if (e["a"], e["b"]) == ("kd_decreasing_t", "student"))["difference"]
+    methods = report["methods"]
+    assert f"{gain / (methods['teacher']['f1'] - methods['student']['f1']):.0%} of the gap".replace("%", " %") in headline
+    other_path = re.search(r"([+-]\d\.\d{3} ± \d\.\d{3}) on\s+PyTorch's portable kernel path", headline).group(1)
+    assert other_path in (ROOT / "docs" / "results.md").read_text()   # the cpu_paths benchmark's run, told there in full
 
 
 if __name__ == "__main__":
