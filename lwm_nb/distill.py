@@ -25,7 +25,8 @@ def kd_loss(student_logits: torch.Tensor, # [batch, classes], with gradients
     if labelled > len(student_logits) or (labelled < len(student_logits) and alpha == 0):
         raise ValueError(f"{labelled} targets for {len(student_logits)} rows of logits: rows without a target are transfer "
                          "images, which only the KD term (alpha > 0) can learn from.")
-    ce = F.cross_entropy(student_logits[:labelled], targets)
+    # with alpha = 1 the labels weigh nothing, and a batch may hold none (only transfer images): CE of no row is NaN, and 0·NaN too
+    ce = F.cross_entropy(student_logits[:labelled], targets) if alpha < 1 else student_logits.new_zeros(())
     if alpha == 0: return ce
     if teacher_logits is None: raise ValueError("alpha > 0 needs teacher_logits.")
     if teacher_logits.shape != student_logits.shape:
