@@ -59,9 +59,9 @@ def recall_and_accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, miss
 # %% ../nbs/04a_missing_class.ipynb #ff2743ba
 def best_shift(model: nn.Module, x: torch.Tensor, y: torch.Tensor, missing: int, shifts=np.arange(0, 10.5, 0.5)) -> float:
     "The shift of the `missing` class's logit that gives the best accuracy on (`x`, `y`), all classes counted."
+    share = float((y == missing).float().mean())
     def accuracy(s):
         r, a = recall_and_accuracy(model, x, y, missing, s)
-        share = float((y == missing).float().mean())
         return share * r + (1 - share) * a
     return float(max(shifts, key=accuracy))
 
