@@ -5,7 +5,8 @@
 # %% ../nbs/21_cli.ipynb #d18c3640
 from __future__ import annotations
 
-import argparse, json, logging, os, subprocess, sys, time
+import argparse, gc, json, logging, os, subprocess, sys, time
+from contextlib import contextmanager
 from pathlib import Path
 
 log = logging.getLogger("lwm_nb")
@@ -13,6 +14,18 @@ log = logging.getLogger("lwm_nb")
 # %% auto #0
 __all__ = ['log', 'INT8_SCHEME_NAMES', 'log_to', 'UsageError', 'export_command', 'predict_command', 'launch_distributed',
            'parser', 'main']
+
+# %% ../nbs/21_cli.ipynb #3c6c08d1
+@contextmanager
+def _importing():
+    """Import the heavy modules with Python's cycle collector paused, then exempt what they built from it (`gc.freeze`):
+    it would walk torch's millions of objects again and again while they load, and once more at exit (3 of a command's
+    12 seconds of start and exit here). What a command makes later is collected as usual."""
+    gc.disable()
+    try: yield
+    finally:
+        gc.freeze()
+        gc.enable()
 
 # %% ../nbs/21_cli.ipynb #44c9b51e
 class _LwmFormat(logging.Formatter):
@@ -46,10 +59,11 @@ def export_command(model_path, # a .pt file from `lwm run` or `save_model`
                    scheme: str = "u8s8-7bit", # INT8 scheme, a key of `INT8_SCHEMES` (`12_export`)
                   ) -> list[Path]:
     "What `lwm export` does: MODEL.pt -> OUT/<name>.onnx (and OUT/<name>_int8.onnx, timed against fp32 on this CPU); returns the files written."
-    from lwm_nb.data import DIGIT_NAMES, default_digits_dir, make_digits
-    from lwm_nb.evaluate import describe_cpu
-    from lwm_nb.export import deployment_speed, export_onnx, gzipped_size, load_onnx, quantize_int8, what_to_ship
-    from lwm_nb.models import load_model
+    with _importing():
+        from lwm_nb.data import DIGIT_NAMES, default_digits_dir, make_digits
+        from lwm_nb.evaluate import describe_cpu
+        from lwm_nb.export import deployment_speed, export_onnx, gzipped_size, load_onnx, quantize_int8, what_to_ship
+        from lwm_nb.models import load_model
     if size is not None and size < 1: raise UsageError(f"--size must be at least 1 pixel, got {size}.")
     try: model, meta = load_model(model_path, with_meta=True)
     except (OSError, ValueError, TypeError, KeyError) as e: raise UsageError(str(e)) from e
@@ -74,8 +88,9 @@ def export_command(model_path, # a .pt file from `lwm run` or `save_model`
 
 def predict_command(model_path, images: list[str], top: int = 5, as_json: bool = False) -> int:
     "What `lwm predict` does: print each image's top classes as soon as its batch is classified (JSON lines with `as_json`), name what was skipped; returns the exit status."
-    from lwm_nb.data import IMAGE_SUFFIXES
-    from lwm_nb.export import predictions
+    with _importing():
+        from lwm_nb.data import IMAGE_SUFFIXES
+        from lwm_nb.export import predictions
     if top < 1: raise UsageError(f"--top must be at least 1, got {top}.")
     classified = seen = 0
     try:
@@ -96,9 +111,10 @@ def predict_command(model_path, images: list[str], top: int = 5, as_json: bool =
 def launch_distributed(nproc: int, data=None, out="lwm_run", profile="quick", seeds: int | None = None, device="auto",
                        unlabelled=None, debug: bool = False) -> int:
     "What `lwm run --nproc N` does: check the setup, then start `lwm run` in `nproc` processes with torchrun on this machine; returns its exit status."
-    import torch
-    from lwm_nb.distributed import resolve_device
-    from lwm_nb.profiles import load_profile
+    with _importing():
+        import torch
+        from lwm_nb.distributed import resolve_device
+        from lwm_nb.profiles import load_profile
     if nproc < 1: raise UsageError(f"--nproc must be at least 1, got {nproc}.")
     try: device = resolve_device(device)  # CUDA asked for where there is none: one clear error, before any process starts
     except RuntimeError as e: raise UsageError(str(e)) from e
@@ -171,14 +187,15 @@ def parser() -> argparse.ArgumentParser:
 
 # %% ../nbs/21_cli.ipynb #a1fa6611
 def _run(args) -> int:
-    from lwm_nb.profiles import load_profile
+    with _importing(): from lwm_nb.profiles import load_profile
     started = time.perf_counter()
     try: load_profile(args.profile)  # a bad profile is refused after importing torch alone, not the whole pipeline
     except (OSError, ValueError) as e: raise UsageError(str(e)) from e
     if args.nproc != 1 and "WORLD_SIZE" not in os.environ:
         return launch_distributed(args.nproc, args.data, args.out, args.profile, args.seeds, args.device, args.unlabelled, args.debug)
-    from lwm_nb.pipeline import complete
-    from lwm_nb.run_store import Run
+    with _importing():
+        from lwm_nb.pipeline import complete
+        from lwm_nb.run_store import Run
     try:  # per-epoch bars only on a terminal: in a captured log every redraw would be a line
         run = Run(args.data, args.out, args.profile, args.seeds, args.device, progress=sys.stderr.isatty(), unlabelled=args.unlabelled)
     except (OSError, ValueError, RuntimeError, KeyError) as e: raise UsageError(str(e) if not isinstance(e, KeyError) else f"missing {e}") from e

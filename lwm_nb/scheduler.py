@@ -5,7 +5,7 @@
 # %% ../nbs/19_scheduler.ipynb #5261e110
 from __future__ import annotations
 
-import logging, logging.handlers, math, multiprocessing, os, signal, sys, threading, time
+import logging, logging.handlers, math, multiprocessing, multiprocessing.connection, os, signal, sys, threading, time
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -86,23 +86,31 @@ def jobs(run: Run) -> list[Job]:
     return out
 
 # %% ../nbs/19_scheduler.ipynb #ad822d5e
-def _watch_parent(parent: int):
-    while os.getppid() == parent: time.sleep(0.5)
+def _worker_context():
+    "Workers forked from a server process that imported lwm_nb once (`forkserver`): they start at once, and no worker imports torch again; `spawn` where there is no fork."
+    if "forkserver" not in multiprocessing.get_all_start_methods(): return multiprocessing.get_context("spawn")
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["lwm_nb.scheduler"])  # the server's own imports; the workers inherit them
+    return context
+
+def _watch_parent(sentinel: int):
+    multiprocessing.connection.wait([sentinel])  # ready when the run's process is gone
     os._exit(1)  # the run was killed: stop before writing anything more into its folder
 
-def _die_with_parent(parent: int):
-    "Make this worker stop the moment the run's main process dies (killed runs must not go on writing)."
-    if sys.platform.startswith("linux"):
+def _die_with_parent():
+    "Make this worker stop the moment the run's process dies (killed runs must not go on writing)."
+    if sys.platform.startswith("linux"):  # the kernel's signal when the process that forked this one dies (the fork server)
         import ctypes
         PR_SET_PDEATHSIG = 1
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()  # elsewhere, and for a parent already gone
+    # the run's process itself: the pipe multiprocessing keeps to it closes when it dies, however it dies
+    threading.Thread(target=_watch_parent, args=(multiprocessing.parent_process().sentinel,), daemon=True).start()
 
 _worker_run: Run | None = None
 
-def _start_worker(threads: int, parent: int, run_args: dict, records, level: int):
+def _start_worker(threads: int, run_args: dict, records, level: int):
     global _worker_run
-    _die_with_parent(parent)
+    _die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the run's process stops its workers
     torch.set_num_threads(threads)
     worker_log = logging.getLogger("lwm_nb")
@@ -208,11 +216,11 @@ def _in_turn(run: Run, todo: list[Job], progress: Progress):
 def _side_by_side(run: Run, todo: list[Job], progress: Progress, parallel: int):
     "The jobs in `parallel` worker processes, each taken as soon as what it needs is made."
     from lwm_nb import scheduler as library  # workers import the package: what a notebook cell defines cannot reach them
-    context = multiprocessing.get_context("spawn")
+    context = _worker_context()
     records = context.Queue()
     listener = logging.handlers.QueueListener(records, _Forward())
     pool = ProcessPoolExecutor(parallel, mp_context=context, initializer=library._start_worker,
-                               initargs=(step_threads(run), os.getpid(), run.arguments(), records, log.getEffectiveLevel()))
+                               initargs=(step_threads(run), run.arguments(), records, log.getEffectiveLevel()))
     listener.start()
     running = {}
     try:

@@ -48,6 +48,16 @@ def report_without_timings(out: Path) -> dict:
     return report
 
 
+def stopped_early(finished: Path, out: Path, later: tuple[str, ...]):
+    "Copy the finished run folder to `out` as a run stopped before the steps `later` would have left it: no file or folder whose name starts with one of them, no report, no speed measured."
+    shutil.copytree(finished, out)
+    for path in sorted(out.rglob("*"), reverse=True):   # children before their folders
+        named_later = any(part.startswith(later) for part in path.relative_to(out).parts)
+        measured = path.is_file() and path.parent in (out, out / "results") and path.name not in ("run.json", "teacher.json")
+        if path.exists() and (named_later or measured): shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert (out / "results" / "teacher.json").is_file() and not (out / "report.json").exists()
+
+
 @pytest.fixture(scope="session")
 def small_digits(tmp_path_factory) -> Path:
     "The embedded digits cut to 12 training and 6 validation and test images a class: a whole `lwm run` in well under a minute."

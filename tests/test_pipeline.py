@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import report_without_timings
+from conftest import report_without_timings, stopped_early
 from lwm_nb.export import can_saturate
 
 
@@ -72,10 +72,12 @@ def test_a_users_folder_end_to_end_and_killed_twice_on_one_core_resumes_to_the_s
     shipped = sorted(straight.glob("deploy/seed*/*_int8.onnx"))   # read from the files: a CPU with VNNI would hide saturation
     assert len(shipped) == 4 and not any(can_saturate(f) for f in shipped)
 
-    # on one core, one step at a time in one process, killed twice and resumed: the numbers of two steps side by side
+    # on one core, one step at a time in one process: the folder of a run that stopped after the teacher and seed 0, killed
+    # twice more and resumed, ends with the numbers of steps taken two at a time
     resumed = tmp_path / "resumed"
+    stopped_early(straight, resumed, later=("seed1", "conv5_"))
     one_core = ["taskset", "-c", "0", "lwm", "run", *map(str, arguments), "--out", str(resumed)]
-    for marker in ("teacher/model.pt", "deploy/seed0/kd_decreasing_t.onnx"):   # inside the first students' training; while seed 0 ships
+    for marker in ("kd/seed1/model.pt", "deploy/seed1/kd_decreasing_t.onnx"):   # inside seed 1's KD runs (their teacher cache); while it ships
         proc = subprocess.Popen(one_core, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 600
         while not (resumed / marker).exists() and proc.poll() is None and time.time() < deadline:

@@ -1,4 +1,5 @@
 "fit: exact resume after SIGKILL, determinism, the NaN stop, and settings guarded across resumes."
+import inspect
 import signal
 import subprocess
 import sys
@@ -14,19 +15,24 @@ from lwm_nb.models import load_model, student
 from lwm_nb.lr_schedules import cyclic
 from lwm_nb.train import fit
 
-JOB = """
+def train_job(digits, out):
+    "Six epochs of a small student, a checkpoint after each (no limit on their overhead), so that the kills below land between known ones."
+    splits = load_splits(digits, size=32)
+    subset = replace(splits, train=splits.train.subset(range(256)), valid=splits.valid.subset(range(128)))
+    loaders = make_loaders(subset, batch_size=32, seed=3)
+    torch.manual_seed(3)
+    fit(student(10, conv5=16), loaders, epochs=6, out=out, seed=3, progress=False, checkpoint_overhead=float("inf"))
+
+
+JOB = f"""
 import sys, torch
 from dataclasses import replace
-from lwm_nb.data import load_splits, make_digits, make_loaders
+from lwm_nb.data import load_splits, make_loaders
 from lwm_nb.models import student
 from lwm_nb.train import fit
-digits, out = sys.argv[1], sys.argv[2]
-splits = load_splits(digits, size=32)
-subset = replace(splits, train=splits.train.subset(range(256)), valid=splits.valid.subset(range(128)))
-loaders = make_loaders(subset, batch_size=32, seed=3)
-torch.manual_seed(3)
-# a checkpoint every epoch (no limit on their overhead), so that the kills below land between known ones
-fit(student(10, conv5=16), loaders, epochs=6, out=out if out != "-" else None, seed=3, progress=False, checkpoint_overhead=float("inf"))
+{inspect.getsource(train_job)}
+torch.set_num_threads(int(sys.argv[3]))  # the test's own: kernels may round differently with another count
+train_job(sys.argv[1], sys.argv[2])
 """
 
 
@@ -36,7 +42,7 @@ def digits():
 
 
 def job(digits, out):
-    return subprocess.Popen([sys.executable, "-c", JOB, str(digits), str(out)],
+    return subprocess.Popen([sys.executable, "-c", JOB, str(digits), str(out), str(torch.get_num_threads())],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
 
 
@@ -53,7 +59,7 @@ def history_without_time(meta):
 
 def test_sigkill_at_any_moment_then_resume_equals_an_uninterrupted_run(digits, tmp_path):
     straight = tmp_path / "straight"
-    assert job(digits, straight).wait(timeout=300) == 0
+    train_job(digits, straight)   # in this process: the kills below are what needs processes of their own
     resumed = tmp_path / "resumed"
     # kill once inside epoch 2 and once inside epoch 5, each a little after the checkpoint before it
     for after_epoch, delay in ((1, 0.4), (4, 0.15)):
