@@ -406,7 +406,7 @@ def make_loaders(splits: Splits, # from `load_splits` (or `dataclasses.replace` 
 
 # %% ../nbs/01_data.ipynb #3136d08f
 class MixUpCollate:
-    "Collate `(image, label)` items into a batch and mix it with its roll by one: images and one-hot labels by `λ ~ Beta(alpha, alpha)`."
+    "Collate `(image, label)` items into a batch and mix it with its roll by one: images and one-hot labels by `m ~ Beta(alpha, alpha)`."
     def __init__(self, alpha: float, # the Beta distribution's two parameters; 0.2–1 is usual
                  n_classes: int):
         if not alpha > 0: raise ValueError(f"mixup alpha must be positive, got {alpha}.")
@@ -415,9 +415,9 @@ class MixUpCollate:
     def __call__(self, items):
         x, y = default_collate(items)
         # seeded by the batch, not by torch's global generator (which v2.MixUp draws from)
-        lam = float(np.random.default_rng(int.from_bytes(tensor_digest(x, 8), "little")).beta(self.alpha, self.alpha))
+        share = float(np.random.default_rng(int.from_bytes(tensor_digest(x, 8), "little")).beta(self.alpha, self.alpha))
         one_hot = F.one_hot(y, self.n_classes).float()
-        return lam * x + (1 - lam) * x.roll(1, 0), lam * one_hot + (1 - lam) * one_hot.roll(1, 0)
+        return share * x + (1 - share) * x.roll(1, 0), share * one_hot + (1 - share) * one_hot.roll(1, 0)
 
     def __repr__(self): return f"MixUpCollate(alpha={self.alpha}, n_classes={self.n_classes})"
 

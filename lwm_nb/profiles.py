@@ -83,7 +83,7 @@ LR_SCHEDULES = {"step": lambda lr, max_lr: step(lr), "cyclic": cyclic, "onecycle
 def lr_schedule(kind: str, # a profile's name for it: 'step' (×0.6 every 2 epochs), 'cyclic' or 'onecycle'
                 bounds: tuple = (1e-3, 1e-2), # (lr, max_lr); `step` starts at lr
                ):
-    "The LR schedule object (`05_train`) that a profile names."
+    "The LR schedule object (`07_lr_schedules`) that a profile names."
     if kind not in LR_SCHEDULES:
         raise ValueError(f"unknown LR schedule {kind!r} in the profile: use {', '.join(map(repr, LR_SCHEDULES))}.")
     return LR_SCHEDULES[kind](*bounds)

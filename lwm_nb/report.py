@@ -167,13 +167,14 @@ def plot_effects(report: dict, path=None):
 
 # %% ../nbs/14_report.ipynb #6e92f5ba
 def plot_curves(histories: dict[str, list], path=None):
-    "Validation macro-F1 and training loss per epoch of each step, one line each; returns the figure."
+    "Validation macro-F1 and validation cross-entropy per epoch of each step, one line each; returns the figure."
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 3.6))
     for name, history in histories.items():
         h = History(history).frame()
-        a.plot(h.index, h.valid_f1, "o-", ms=2, label=name); b.plot(h.index, h.train_loss, ms=2, label=name)
+        a.plot(h.index, h.valid_f1, "o-", ms=2, label=name); b.plot(h.index, h.valid_loss, ms=2, label=name)
     a.set_xlabel("epoch"); a.set_ylabel("validation macro-F1"); a.set_title("learning curves (seed 0)")
-    b.set_xlabel("epoch"); b.set_ylabel("training loss"); b.set_yscale("log"); b.set_title("training loss (seed 0)")
+    # the validation loss, not the training loss: every step's is the same cross-entropy, while a KD step trains on its T²-scaled objective
+    b.set_xlabel("epoch"); b.set_ylabel("validation cross-entropy"); b.set_yscale("log"); b.set_title("validation loss (seed 0)")
     b.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.01, 0.5))
     fig.tight_layout()
     return save_figure(fig, path)

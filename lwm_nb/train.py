@@ -21,15 +21,15 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .distributed import _sync_buffers, _to_plain_batchnorm, _validator, barrier, distributed, resolve_device, shard_loader
-from .files import atomic_save, save_figure
+from .checkpoints import CheckpointPolicy, restore_checkpoint, save_checkpoint
+from .files import save_figure
 from .distill import kd_loss
 from .lr_schedules import cyclic
 from .models import save_model
 from .temperature import constant, linear
 
 # %% auto #0
-__all__ = ['History', 'recalibrate_bn', 'FitResult', 'save_checkpoint', 'restore_checkpoint', 'Distillation', 'Optimization',
-           'train_epoch', 'CheckpointPolicy', 'fit']
+__all__ = ['History', 'recalibrate_bn', 'FitResult', 'Distillation', 'Optimization', 'train_epoch', 'fit']
 
 # %% ../nbs/10_train.ipynb #16168fda
 class History(list):
@@ -43,11 +43,15 @@ class History(list):
         return max(self, key=lambda r: (r["valid_f1"], -r["epoch"]))
 
     def plot(self, title: str = "", path=None):
-        "Loss, validation F1/accuracy, and LR with temperature, per epoch; returns the figure."
+        "Losses (a KD run's training objective on an axis of its own), validation F1/accuracy, and LR with temperature, per epoch; returns the figure."
         df = self.frame()
         fig, (a, b, c) = plt.subplots(1, 3, figsize=(12, 3))
-        a.plot(df.index, df.train_loss, "o-", label="train"); a.plot(df.index, df.valid_loss, "o-", label="valid")
-        a.set_title("loss"); a.legend()
+        a.plot(df.index, df.valid_loss, "o-", color="tab:orange", label="valid cross-entropy")
+        if df.temperature.notna().any():  # a KD run trains on another quantity: its own axis, not the cross-entropy's
+            a2 = a.twinx(); a2.plot(df.index, df.train_loss, "o-", color="tab:blue")
+            a2.set_ylabel("train: (1−λ)·CE + λ·T²·KL", color="tab:blue"); a.set_title("losses (two scales)")
+        else: a.plot(df.index, df.train_loss, "o-", color="tab:blue", label="train cross-entropy"); a.set_title("cross-entropy")
+        a.legend()
         b.plot(df.index, df.valid_f1, "o-", label="valid macro-F1"); b.plot(df.index, df.valid_accuracy, ".--", label="valid accuracy")
         best = self.best
         b.axvline(best["epoch"], color="gray", lw=0.8); b.set_title(f"best epoch {best['epoch']}: F1 {best['valid_f1']:.3f}"); b.legend()
@@ -96,46 +100,6 @@ class FitResult:
     def __repr__(self):
         return (f"FitResult(best epoch {self.best_epoch} of {len(self.history)}, valid macro-F1 {self.best_f1:.4f}"
                 + (f", in {self.out}" if self.out else "") + ")")
-
-# %% ../nbs/10_train.ipynb #64a68dfc
-def _rng_state() -> dict:
-    return {"cpu": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
-
-def _set_rng_state(state: dict):
-    torch.set_rng_state(state["cpu"])
-    if state["cuda"] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(state["cuda"])
-
-def _cpu_copy(state_dict: dict) -> dict:
-    return {k: v.detach().to("cpu", copy=True) for k, v in state_dict.items()}
-
-def save_checkpoint(path: Path, # the checkpoint file, written atomically
-                    config: dict, # the run's settings: a resume with other settings is refused
-                    epoch: int, # epochs done
-                    model, optimizer, scheduler, scaler, # their states are saved
-                    history: list, # the per-epoch records so far
-                    best: dict, # `best_state`, `best_f1`, `best_epoch` of the selection so far
-                   ) -> Path:
-    "Everything a resumed run needs to continue exactly as an uninterrupted one, written with `atomic_save`."
-    return atomic_save({"config": config, "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                        "scheduler": scheduler.state_dict(), "scaler": scaler.state_dict(), "rng": _rng_state(),
-                        "history": list(history), **best}, path)
-
-def restore_checkpoint(path: Path, config: dict, model, optimizer, scheduler, scaler) -> dict:
-    "Load `path` into the model, optimizer, scheduler, gradient scaler and random generators; returns the checkpoint (epoch, history, best)."
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise RuntimeError(f"The checkpoint {path} cannot be read ({e!r}); delete it to start this run afresh.") from None
-    if ckpt["config"] != config:
-        diff = {k: (ckpt["config"].get(k), config.get(k)) for k in set(ckpt["config"]) | set(config)
-                if ckpt["config"].get(k) != config.get(k)}
-        raise ValueError(f"{path.parent} holds a run with other settings (saved vs now: {diff}); "
-                         f"use another output folder, or delete it to start again.")
-    model.load_state_dict(ckpt["model"]); optimizer.load_state_dict(ckpt["optimizer"])
-    scheduler.load_state_dict(ckpt["scheduler"]); scaler.load_state_dict(ckpt["scaler"])
-    _set_rng_state(ckpt["rng"])
-    return ckpt
 
 # %% ../nbs/10_train.ipynb #3e099456
 @dataclass
@@ -222,26 +186,8 @@ def train_epoch(run: Optimization, loader,
 
 
 # %% ../nbs/10_train.ipynb #e9982aae
-class CheckpointPolicy:
-    "When `fit` writes `out/checkpoint.pt`: after the first and the last epoch, and in between once the time since the last one is at least 1 / `overhead` times what writing it took."
-    def __init__(self, path: Path | None, epochs: int, overhead: float, start: int = 0):
-        self.path, self.epochs, self.overhead = path, epochs, overhead
-        self.saved = start            # the epoch of the checkpoint on disk
-        self.written: list[int] = []  # epochs this call wrote one at
-        self.last, self.cost = time.perf_counter(), 0.0
-
-    def after(self, epoch: int, save: Callable[[Path], object]):
-        "Write the checkpoint of `epoch` (1-based) with `save(path)` when due."
-        due = epoch in (1, self.epochs) or time.perf_counter() - self.last >= self.cost / self.overhead
-        if self.path is None or not due or distributed()[0] != 0: return
-        began = time.perf_counter()
-        save(self.path)
-        self.last = time.perf_counter()
-        self.saved, self.cost = epoch, self.last - began
-        self.written.append(epoch)
-
-    def kept(self, out) -> str:
-        return f"the checkpoint of epoch {self.saved} in {out} is kept" if out and self.saved else "no checkpoint was written"
+def _cpu_copy(state_dict: dict) -> dict:
+    return {k: v.detach().to("cpu", copy=True) for k, v in state_dict.items()}
 
 def _input_size(loader) -> int | None:
     "The image size of `loader`'s data set, for the model file (`lwm predict` resizes to it); None where it cannot tell."
@@ -363,4 +309,3 @@ def _finish(model: nn.Module, loaders, out: Path | None, history: History, best:
                    history=list(history), best_epoch=best["best_epoch"], best_f1=best["best_f1"])
     barrier()  # the other processes return once the files are written
     return FitResult(model, history, best["best_epoch"], best["best_f1"], out, written)
-

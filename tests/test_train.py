@@ -18,7 +18,7 @@ from lwm_nb.train import fit
 def train_job(digits, out):
     "Six epochs of a small student, a checkpoint after each (no limit on their overhead), so that the kills below land between known ones."
     splits = load_splits(digits, size=32)
-    subset = replace(splits, train=splits.train.subset(range(256)), valid=splits.valid.subset(range(128)))
+    subset = replace(splits, train=splits.train.subset(range(128)), valid=splits.valid.subset(range(64)))
     loaders = make_loaders(subset, batch_size=32, seed=3)
     torch.manual_seed(3)
     fit(student(10, conv5=16), loaders, epochs=6, out=out, seed=3, progress=False, checkpoint_overhead=float("inf"))
@@ -62,7 +62,7 @@ def test_sigkill_at_any_moment_then_resume_equals_an_uninterrupted_run(digits, t
     train_job(digits, straight)   # in this process: the kills below are what needs processes of their own
     resumed = tmp_path / "resumed"
     # kill once inside epoch 2 and once inside epoch 5, each a little after the checkpoint before it
-    for after_epoch, delay in ((1, 0.4), (4, 0.15)):
+    for after_epoch, delay in ((1, 0.2), (4, 0.1)):
         proc = job(digits, resumed)
         deadline = time.time() + 300
         while checkpoint_epoch(resumed) < after_epoch and proc.poll() is None and time.time() < deadline:
