@@ -5,9 +5,6 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
-
-import pytest
 
 
 def lwm(*args, **kw):
@@ -67,45 +64,3 @@ def test_ctrl_c_stops_the_run_with_status_130_and_says_how_to_resume(small_digit
     assert errors(stderr) == [f"lwm: error: interrupted; run the same command again to resume from {out}"]
     assert stdout == "" and "Traceback" not in stderr
 
-
-def process_states() -> dict[int, tuple[str, int]]:
-    "State and parent of every process, read from /proc."
-    states = {}
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try: fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError: continue  # gone while reading
-        states[int(stat.parent.name)] = fields[0], int(fields[1])
-    return states
-
-
-def descendants(pid: int) -> set[int]:
-    "Every process started under `pid`."
-    parents = {child: parent for child, (_, parent) in process_states().items()}
-    found, frontier = set(), {pid}
-    while frontier:
-        frontier = {child for child, parent in parents.items() if parent in frontier} - found
-        found |= frontier
-    return found
-
-
-def living(pids: set[int]) -> set[int]:
-    return {pid for pid, (state, _) in process_states().items() if pid in pids and state not in "ZX"}
-
-
-@pytest.mark.skipif(not Path("/proc/self/stat").exists() or (os.cpu_count() or 1) < 2, reason="needs /proc and two cores")
-def test_a_killed_run_takes_its_worker_processes_with_it(small_digits, tiny_profile, tmp_path):
-    out = tmp_path / "out"
-    proc = subprocess.Popen(["lwm", "run", "--data", str(small_digits), "--profile", str(tiny_profile), "--out", str(out)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while not (out / "results").exists() and proc.poll() is None and time.time() < deadline:  # a step has finished: workers at work
-        time.sleep(0.05)
-    workers = descendants(proc.pid)
-    assert len(workers) >= 2, "two steps at a time need worker processes"
-    proc.send_signal(signal.SIGKILL)   # the run's process alone, as an out-of-memory killer would
-    proc.wait()
-    deadline = time.time() + 60
-    while living(workers) and time.time() < deadline:
-        time.sleep(0.1)
-    assert not living(workers), "worker processes outlived their run"
-    assert not (out / "report.json").exists()

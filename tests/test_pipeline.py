@@ -1,10 +1,11 @@
-"`lwm run` end to end on a user's small folder (BIRDS layout, 5 classes, 59 training images) with a folder of images without labels: the report's layout, training sized by steps, the same numbers on one core as on two, resume after SIGKILL. (A finished run left alone and other settings refused: `20_pipeline`.)"
+"`lwm run` end to end on a user's small folder (BIRDS layout, 5 classes, 59 training images) with a folder of images without labels: the report's layout, training sized by steps, the same numbers on one core as two steps at a time, resume after SIGKILL, and worker processes that die with their run. (A finished run left alone and other settings refused: `20_pipeline`.)"
 import json
 import os
 import shutil
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -22,7 +23,7 @@ FOLDER = {"teacher_epochs": 6, "teacher_min_steps": 48, "student_epochs": 1, "mi
           "students_per_class": None, "sweep": [64, 16], "speed_size": 32, "speed_batch": 2}
 
 
-def test_a_users_folder_end_to_end_and_killed_twice_on_one_core_resumes_to_the_same_report(small_folder, tmp_path):
+def test_a_users_folder_end_to_end_then_killed_twice_and_resumed_on_one_core_to_the_same_report(small_folder, tmp_path):
     profile = tmp_path / "folder.json"
     profile.write_text(json.dumps(FOLDER))
     loose = tmp_path / "loose" / "any" / "depth"   # images without labels, at any depth, one of them unreadable
@@ -76,18 +77,51 @@ def test_a_users_folder_end_to_end_and_killed_twice_on_one_core_resumes_to_the_s
     # twice more and resumed, ends with the numbers of steps taken two at a time
     resumed = tmp_path / "resumed"
     stopped_early(straight, resumed, later=("seed1", "conv5_"))
-    one_core = ["taskset", "-c", "0", "lwm", "run", *map(str, arguments), "--out", str(resumed)]
-    for marker in ("kd/seed1/model.pt", "deploy/seed1/kd_decreasing_t.onnx"):   # inside seed 1's KD runs (their teacher cache); while it ships
-        proc = subprocess.Popen(one_core, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    two_steps = ["lwm", "run", *map(str, arguments), "--out", str(resumed)]
+    one_core = ["taskset", "-c", "0", *two_steps]
+    # inside seed 1's KD runs (their teacher cache), two steps at a time: the run's process killed alone, as an out-of-memory
+    # killer would, takes its worker processes with it; then on one core, while seed 1 ships
+    for command, marker in ((two_steps, "kd/seed1/model.pt"), (one_core, "deploy/seed1/kd_decreasing_t.onnx")):
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 600
         while not (resumed / marker).exists() and proc.poll() is None and time.time() < deadline:
             time.sleep(0.05)
         time.sleep(0.5)
+        workers = descendants(proc.pid)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+        if command is two_steps:
+            assert len(workers) >= 2 or os.cpu_count() < 2, "two steps at a time need worker processes"
+            deadline = time.time() + 60
+            while living(workers) and time.time() < deadline:
+                time.sleep(0.1)
+            assert not living(workers), "worker processes outlived their run"
     result = subprocess.run(one_core, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "1 step(s) at a time with 1 thread(s) each" in result.stderr
     assert report_without_timings(resumed) == report_without_timings(straight)
 
+
+def process_states() -> dict[int, tuple[str, int]]:
+    "State and parent of every process, read from /proc."
+    states = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try: fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError: continue  # gone while reading
+        states[int(stat.parent.name)] = fields[0], int(fields[1])
+    return states
+
+
+def descendants(pid: int) -> set[int]:
+    "Every process started under `pid`."
+    parents = {child: parent for child, (_, parent) in process_states().items()}
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+def living(pids: set[int]) -> set[int]:
+    return {pid for pid, (state, _) in process_states().items() if pid in pids and state not in "ZX"}

@@ -1,8 +1,6 @@
 "fit: exact resume after SIGKILL, determinism, the NaN stop, and settings guarded across resumes."
-import inspect
+import multiprocessing
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 from dataclasses import replace
@@ -13,27 +11,17 @@ import torch
 from lwm_nb.data import load_splits, make_digits, make_loaders
 from lwm_nb.models import load_model, student
 from lwm_nb.lr_schedules import cyclic
+from lwm_nb.scheduler import threads
 from lwm_nb.train import fit
 
 def train_job(digits, out):
-    "Six epochs of a small student, a checkpoint after each (no limit on their overhead), so that the kills below land between known ones."
+    "Six epochs of a small student on one torch thread, a checkpoint after each (no limit on their overhead), so that the kills below land between known ones."
     splits = load_splits(digits, size=32)
     subset = replace(splits, train=splits.train.subset(range(128)), valid=splits.valid.subset(range(64)))
     loaders = make_loaders(subset, batch_size=32, seed=3)
     torch.manual_seed(3)
-    fit(student(10, conv5=16), loaders, epochs=6, out=out, seed=3, progress=False, checkpoint_overhead=float("inf"))
-
-
-JOB = f"""
-import sys, torch
-from dataclasses import replace
-from lwm_nb.data import load_splits, make_loaders
-from lwm_nb.models import student
-from lwm_nb.train import fit
-{inspect.getsource(train_job)}
-torch.set_num_threads(int(sys.argv[3]))  # the test's own: kernels may round differently with another count
-train_job(sys.argv[1], sys.argv[2])
-"""
+    with threads(1):   # the same kernels in this process and in its forked children
+        fit(student(10, conv5=16), loaders, epochs=6, out=out, seed=3, progress=False, checkpoint_overhead=float("inf"))
 
 
 @pytest.fixture(scope="module")
@@ -41,9 +29,11 @@ def digits():
     return make_digits()
 
 
-def job(digits, out):
-    return subprocess.Popen([sys.executable, "-c", JOB, str(digits), str(out), str(torch.get_num_threads())],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def job(digits, out) -> multiprocessing.Process:
+    "`train_job` in a child forked from this process (it starts at once: nothing to import), to be killed at any moment."
+    process = multiprocessing.get_context("fork").Process(target=train_job, args=(digits, out))
+    process.start()
+    return process
 
 
 def checkpoint_epoch(out: Path) -> int:
@@ -65,15 +55,16 @@ def test_sigkill_at_any_moment_then_resume_equals_an_uninterrupted_run(digits, t
     for after_epoch, delay in ((1, 0.2), (4, 0.1)):
         proc = job(digits, resumed)
         deadline = time.time() + 300
-        while checkpoint_epoch(resumed) < after_epoch and proc.poll() is None and time.time() < deadline:
+        while checkpoint_epoch(resumed) < after_epoch and proc.is_alive() and time.time() < deadline:
             time.sleep(0.05)
         time.sleep(delay)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        assert proc.returncode == -signal.SIGKILL, "the job finished before it could be killed"
+        proc.kill()   # SIGKILL
+        proc.join()
+        assert proc.exitcode == -signal.SIGKILL, "the job finished before it could be killed"
         assert 1 <= checkpoint_epoch(resumed) < 6
     proc = job(digits, resumed)
-    assert proc.wait(timeout=300) == 0, proc.stderr.read()
+    proc.join(timeout=300)
+    assert proc.exitcode == 0
     a, meta_a = load_model(straight / "model.pt", with_meta=True)
     b, meta_b = load_model(resumed / "model.pt", with_meta=True)
     assert history_without_time(meta_a) == history_without_time(meta_b)
