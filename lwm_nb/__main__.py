@@ -6,6 +6,6 @@
 __all__ = []
 
 # %% ../nbs/22_main.ipynb #7523894b
-from .cli import main
+from .cli import command
 
-if __name__ == "__main__": raise SystemExit(main())
+if __name__ == "__main__": command()

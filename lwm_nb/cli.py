@@ -13,18 +13,21 @@ log = logging.getLogger("lwm_nb")
 
 # %% auto #0
 __all__ = ['log', 'INT8_SCHEME_NAMES', 'log_to', 'UsageError', 'export_command', 'predict_command', 'launch_distributed',
-           'parser', 'main']
+           'parser', 'main', 'command']
 
 # %% ../nbs/21_cli.ipynb #3c6c08d1
+_OWN_PROCESS = False  # set by `command`: the process is lwm's alone, so what it has imported may be frozen
+
 @contextmanager
 def _importing():
-    """Import the heavy modules with Python's cycle collector paused, then exempt what they built from it (`gc.freeze`):
-    it would walk torch's millions of objects again and again while they load, and once more at exit (3 of a command's
-    12 seconds of start and exit here). What a command makes later is collected as usual."""
+    """Import the heavy modules with Python's cycle collector paused, then, in the `lwm` program's own process, exempt
+    what they built from it (`gc.freeze`): it would walk torch's millions of objects again and again while they load, and
+    once more at exit (3 of a command's 12 seconds of start and exit here). What a command makes later is collected as
+    usual; `main` called from a notebook freezes nothing of the kernel's."""
     gc.disable()
     try: yield
     finally:
-        gc.freeze()
+        if _OWN_PROCESS: gc.freeze()
         gc.enable()
 
 # %% ../nbs/21_cli.ipynb #44c9b51e
@@ -224,3 +227,9 @@ def main(argv=None) -> int:
     except Exception as e:  # a failure on the way: NaN, a file that could not be written, a bug
         log.error(_one_line(e), exc_info=args.debug)
         return 1
+
+def command():
+    "The `lwm` program (its console script, and `python -m lwm_nb`): `main` in a process of its own, exiting with its status."
+    global _OWN_PROCESS
+    _OWN_PROCESS = True
+    raise SystemExit(main())

@@ -26,8 +26,8 @@ from .files import atomic_write, data_home, save_figure, tensor_digest
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'DIGIT_NAMES', 'IMAGE_SUFFIXES', 'UNLABELLED', 'train_transforms',
            'eval_transforms', 'denormalize', 'to_rgb', 'read_rgb', 'is_readable_image', 'class_key', 'ImageSplit',
            'Splits', 'load_splits', 'default_digits_dir', 'make_digits', 'per_class_subset', 'per_class_rest',
-           'image_files', 'unlabelled_split', 'class_counts', 'SeededSampler', 'MemoizedSplit', 'Loaders',
-           'make_loaders', 'MixUpCollate', 'show_samples', 'show_augmentations']
+           'image_files', 'unlabelled_folder', 'unlabelled_split', 'class_counts', 'SeededSampler', 'MemoizedSplit',
+           'Loaders', 'make_loaders', 'MixUpCollate', 'show_samples', 'show_augmentations']
 
 # %% ../nbs/01_data.ipynb #5a008d93
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -303,14 +303,19 @@ def image_files(paths) -> list[Path]:
         else: out.append(p)
     return out
 
+def unlabelled_folder(folder) -> Path:
+    "`folder` as a `Path`, refused at once when it is not a folder (before any data is read)."
+    folder = Path(folder).expanduser()
+    if not folder.is_dir(): raise FileNotFoundError(f"--unlabelled {folder}: no such folder.")
+    return folder
+
 def unlabelled_split(folder, # images at any depth below it; their folders' names mean nothing
                      classes: list[str], # the labelled data's classes (the teacher answers in them)
                      size: int = 224, # images are resized to size × size and augmented as training images are
                      workers: int | None = None, # threads that check images; None: a few per core
                     ) -> ImageSplit:
     "Every readable image below `folder` as a training split without labels (label `UNLABELLED`); unreadable files are named and left out."
-    folder = Path(folder).expanduser()
-    if not folder.is_dir(): raise FileNotFoundError(f"--unlabelled {folder}: no such folder.")
+    folder = unlabelled_folder(folder)
     files = image_files([folder])
     if not files: raise ValueError(f"--unlabelled {folder} holds no image file (looked for {', '.join(sorted(IMAGE_SUFFIXES))}).")
     ok = _check_images(folder, files, workers or min(8, os.cpu_count() or 1))

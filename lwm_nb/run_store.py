@@ -10,7 +10,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from .data import (UNLABELLED, ImageSplit, default_digits_dir, load_splits, make_digits, make_loaders, per_class_rest,
-                         per_class_subset, unlabelled_split)
+                         per_class_subset, unlabelled_folder, unlabelled_split)
 from .distributed import distributed, init_distributed
 from .evaluate import evaluate
 from .files import write_json
@@ -48,10 +48,10 @@ class Run:
         blocker = next((p for p in (self.out, *self.out.parents) if p.exists() and not p.is_dir()), None)
         if blocker is not None:
             raise ValueError(f"--out {self.out}: {blocker} is a file; give a folder for the run (it is created if missing).")
+        self.unlabelled = unlabelled_folder(unlabelled) if unlabelled is not None else None  # a mistyped folder: refused before the data are read
         self.data_root = Path(data).expanduser() if data is not None else make_digits(default_digits_dir())
         self.embedded = data is None
         self.splits = load_splits(self.data_root, size=self.profile.size)  # bad data fails before the folder is claimed
-        self.unlabelled = Path(unlabelled).expanduser() if unlabelled is not None else None
         self.unlabelled_split = unlabelled_split(self.unlabelled, self.splits.classes, self.profile.size) if self.unlabelled else None
         self.settings = self._claim_folder()
         self.n_classes = len(self.splits.classes)
