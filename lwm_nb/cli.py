@@ -16,19 +16,12 @@ __all__ = ['log', 'INT8_SCHEME_NAMES', 'log_to', 'UsageError', 'export_command',
            'parser', 'main', 'command']
 
 # %% ../nbs/21_cli.ipynb #3c6c08d1
-_OWN_PROCESS = False  # set by `command`: the process is lwm's alone, so what it has imported may be frozen
-
 @contextmanager
 def _importing():
-    """Import the heavy modules with Python's cycle collector paused, then, in the `lwm` program's own process, exempt
-    what they built from it (`gc.freeze`): it would walk torch's millions of objects again and again while they load, and
-    once more at exit (3 of a command's 12 seconds of start and exit here). What a command makes later is collected as
-    usual; `main` called from a notebook freezes nothing of the kernel's."""
+    "Import the heavy modules with Python's cycle collector paused: it would walk torch's millions of new objects again and again while they load."
     gc.disable()
     try: yield
-    finally:
-        if _OWN_PROCESS: gc.freeze()
-        gc.enable()
+    finally: gc.enable()
 
 # %% ../nbs/21_cli.ipynb #44c9b51e
 class _LwmFormat(logging.Formatter):
@@ -230,6 +223,6 @@ def main(argv=None) -> int:
 
 def command():
     "The `lwm` program (its console script, and `python -m lwm_nb`): `main` in a process of its own, exiting with its status."
-    global _OWN_PROCESS
-    _OWN_PROCESS = True
-    raise SystemExit(main())
+    status = main()
+    gc.freeze()  # the process ends: spare it the collector's last walk over every object it holds (2 s here after a run)
+    raise SystemExit(status)
