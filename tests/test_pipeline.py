@@ -23,7 +23,7 @@ FOLDER = {"teacher_epochs": 6, "teacher_min_steps": 48, "student_epochs": 1, "mi
           "students_per_class": None, "sweep": [64, 16], "speed_size": 32, "speed_batch": 2}
 
 
-def test_a_users_folder_end_to_end_then_killed_twice_and_resumed_on_one_core_to_the_same_report(small_folder, tmp_path):
+def test_a_users_folder_end_to_end_then_killed_while_shipping_and_resumed_on_one_core_to_the_same_report(small_folder, tmp_path):
     profile = tmp_path / "folder.json"
     profile.write_text(json.dumps(FOLDER))
     loose = tmp_path / "loose" / "any" / "depth"   # images without labels, at any depth, one of them unreadable
@@ -73,30 +73,27 @@ def test_a_users_folder_end_to_end_then_killed_twice_and_resumed_on_one_core_to_
     shipped = sorted(straight.glob("deploy/seed*/*_int8.onnx"))   # read from the files: a CPU with VNNI would hide saturation
     assert len(shipped) == 4 and not any(can_saturate(f) for f in shipped)
 
-    # on one core, one step at a time in one process: the folder of a run that stopped after the teacher and seed 0, killed
-    # twice more and resumed, ends with the numbers of steps taken two at a time
+    # the folder of a run that stopped after the teacher and seed 0, resumed two steps at a time and killed while seed 1 ships
+    # (its process alone, as an out-of-memory killer would: its worker processes must die with it), then resumed on one core,
+    # one step at a time in one process, ends with the numbers of the straight run's steps taken two at a time
     resumed = tmp_path / "resumed"
     stopped_early(straight, resumed, later=("seed1", "conv5_"))
     two_steps = ["lwm", "run", *map(str, arguments), "--out", str(resumed)]
+    proc = subprocess.Popen(two_steps, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 600
+    while not (resumed / "deploy/seed1/kd_decreasing_t.onnx").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)
+    workers = descendants(proc.pid)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
+    assert len(workers) >= 2 or os.cpu_count() < 2, "two steps at a time need worker processes"
+    deadline = time.time() + 60
+    while living(workers) and time.time() < deadline:
+        time.sleep(0.1)
+    assert not living(workers), "worker processes outlived their run"
     one_core = ["taskset", "-c", "0", *two_steps]
-    # inside seed 1's KD runs (their teacher cache), two steps at a time: the run's process killed alone, as an out-of-memory
-    # killer would, takes its worker processes with it; then on one core, while seed 1 ships
-    for command, marker in ((two_steps, "kd/seed1/model.pt"), (one_core, "deploy/seed1/kd_decreasing_t.onnx")):
-        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 600
-        while not (resumed / marker).exists() and proc.poll() is None and time.time() < deadline:
-            time.sleep(0.05)
-        time.sleep(0.5)
-        workers = descendants(proc.pid)
-        proc.send_signal(signal.SIGKILL)
-        proc.wait()
-        assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-        if command is two_steps:
-            assert len(workers) >= 2 or os.cpu_count() < 2, "two steps at a time need worker processes"
-            deadline = time.time() + 60
-            while living(workers) and time.time() < deadline:
-                time.sleep(0.1)
-            assert not living(workers), "worker processes outlived their run"
     result = subprocess.run(one_core, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "1 step(s) at a time with 1 thread(s) each" in result.stderr
