@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse, gc, json, logging, os, subprocess, sys, time
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 log = logging.getLogger("lwm_nb")
@@ -56,7 +57,7 @@ def export_command(model_path, # a .pt file from `lwm run` or `save_model`
                   ) -> list[Path]:
     "What `lwm export` does: MODEL.pt -> OUT/<name>.onnx (and OUT/<name>_int8.onnx, timed against fp32 on this CPU); returns the files written."
     with _importing():
-        from lwm_nb.data import DIGIT_NAMES, default_digits_dir, make_digits
+        from lwm_nb.digits import DIGIT_NAMES, default_digits_dir, make_digits
         from lwm_nb.evaluate import describe_cpu
         from lwm_nb.export import deployment_speed, export_onnx, gzipped_size, load_onnx, quantize_int8, what_to_ship
         from lwm_nb.models import load_model
@@ -105,7 +106,7 @@ def predict_command(model_path, images: list[str], top: int = 5, as_json: bool =
 
 # %% ../nbs/21_cli.ipynb #040db418
 def launch_distributed(nproc: int, data=None, out="lwm_run", profile="quick", seeds: int | None = None, device="auto",
-                       unlabelled=None, debug: bool = False) -> int:
+                       unlabelled=None, debug: bool = False, teacher=None, teacher_arch: str | None = None, student_arch: str | None = None) -> int:
     "What `lwm run --nproc N` does: check the setup, then start `lwm run` in `nproc` processes with torchrun on this machine; returns its exit status."
     with _importing():
         import torch
@@ -123,6 +124,8 @@ def launch_distributed(nproc: int, data=None, out="lwm_run", profile="quick", se
     if data is not None: args += ["--data", str(data)]
     if seeds is not None: args += ["--seeds", str(seeds)]
     if unlabelled is not None: args += ["--unlabelled", str(unlabelled)]
+    for flag, value in (("--teacher", teacher), ("--teacher-arch", teacher_arch), ("--student-arch", student_arch)):
+        if value is not None: args += [flag, str(value)]
     if debug: args += ["--debug"]
     command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "--no-python",
                sys.executable, "-m", "lwm_nb", *args]
@@ -156,6 +159,12 @@ def parser() -> argparse.ArgumentParser:
                    help="quick: sized for the embedded data on 2 CPU cores (5 to 10 minutes); recipe: the reference settings for a GPU; "
                         "or a .json file of settings that override quick (default: %(default)s)")
     r.add_argument("--seeds", type=int, help="student runs per method (default: the profile's)")
+    r.add_argument("--teacher", metavar="FILE", help="a trained teacher to distil from instead of training one: a .pt file from lwm run or "
+                                                     "save_model, or a plain state dict of --teacher-arch; its classes must be the data's")
+    r.add_argument("--teacher-arch", metavar="NAME", help="the teacher's torchvision architecture, e.g. resnet50 (default: the profile's, "
+                                                          "regnet_x_1_6gf in quick and recipe)")
+    r.add_argument("--student-arch", metavar="NAME", help="the student's torchvision architecture, e.g. mobilenet_v3_small (default: the "
+                                                          "profile's, shufflenet_v2_x0_5; channel pruning and the conv5 sweep need that one)")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default: %(default)s")
     r.add_argument("--nproc", type=int, default=1,
                    help="processes that train each step together on this machine (torchrun with DistributedDataParallel: "
@@ -185,15 +194,18 @@ def parser() -> argparse.ArgumentParser:
 def _run(args) -> int:
     with _importing(): from lwm_nb.profiles import load_profile
     started = time.perf_counter()
-    try: load_profile(args.profile)  # a bad profile is refused after importing torch alone, not the whole pipeline
+    try: profile = load_profile(args.profile)  # a bad profile is refused after importing torch alone, not the whole pipeline
     except (OSError, ValueError) as e: raise UsageError(str(e)) from e
+    archs = {k: v for k, v in (("teacher_arch", args.teacher_arch), ("student_arch", args.student_arch)) if v is not None}
     if args.nproc != 1 and "WORLD_SIZE" not in os.environ:
-        return launch_distributed(args.nproc, args.data, args.out, args.profile, args.seeds, args.device, args.unlabelled, args.debug)
+        return launch_distributed(args.nproc, args.data, args.out, args.profile, args.seeds, args.device, args.unlabelled, args.debug,
+                                  args.teacher, **archs)
     with _importing():
         from lwm_nb.pipeline import complete
         from lwm_nb.run_store import Run
     try:  # per-epoch bars only on a terminal: in a captured log every redraw would be a line
-        run = Run(args.data, args.out, args.profile, args.seeds, args.device, progress=sys.stderr.isatty(), unlabelled=args.unlabelled)
+        run = Run(args.data, args.out, replace(profile, **archs), args.seeds, args.device, progress=sys.stderr.isatty(),
+                  unlabelled=args.unlabelled, teacher=args.teacher)
     except (OSError, ValueError, RuntimeError, KeyError) as e: raise UsageError(str(e) if not isinstance(e, KeyError) else f"missing {e}") from e
     complete(run, started)
     return 0

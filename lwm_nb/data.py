@@ -5,7 +5,7 @@
 # %% ../nbs/01_data.ipynb #4bae234d
 from __future__ import annotations
 
-import csv, hashlib, json, os, shutil, tempfile, warnings
+import csv, hashlib, json, os, warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,12 +22,14 @@ from tqdm.auto import tqdm
 
 from .files import atomic_write, data_home, save_figure, tensor_digest
 
+from .digits import DIGIT_NAMES, default_digits_dir, make_digits  # noqa: F401  (lwm_nb.data.make_digits, as before)
+
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'DIGIT_NAMES', 'IMAGE_SUFFIXES', 'UNLABELLED', 'train_transforms',
-           'eval_transforms', 'denormalize', 'to_rgb', 'read_rgb', 'is_readable_image', 'class_key', 'ImageSplit',
-           'Splits', 'load_splits', 'default_digits_dir', 'make_digits', 'per_class_subset', 'per_class_rest',
-           'image_files', 'unlabelled_folder', 'unlabelled_split', 'class_counts', 'SeededSampler', 'MemoizedSplit',
-           'Loaders', 'make_loaders', 'MixUpCollate', 'show_samples', 'show_augmentations']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'IMAGE_SUFFIXES', 'UNLABELLED', 'train_transforms', 'eval_transforms',
+           'denormalize', 'to_rgb', 'read_rgb', 'is_readable_image', 'class_key', 'ImageSplit', 'Splits', 'load_splits',
+           'per_class_subset', 'per_class_rest', 'image_files', 'unlabelled_folder', 'unlabelled_split', 'class_counts',
+           'SeededSampler', 'MemoizedSplit', 'Loaders', 'make_loaders', 'MixUpCollate', 'show_samples',
+           'show_augmentations']
 
 # %% ../nbs/01_data.ipynb #5a008d93
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -224,53 +226,6 @@ def load_splits(root, # a folder with train/ valid/ test/ <CLASS>/ images (or on
                   test=ImageSplit(candidates["test"], classes, eval_transforms(size), "test"),
                   classes=classes, root=root, size=size, skipped=skipped,
                   scientific_names=_read_scientific_names(csv_path, classes) if csv_path.is_file() else {})
-
-# %% ../nbs/01_data.ipynb #b3fdcf4b
-DIGIT_NAMES = ("0 zero", "1 one", "2 two", "3 three", "4 four", "5 five", "6 six", "7 seven", "8 eight", "9 nine")
-_DIGITS_DONE = ".lwm_digits_complete"
-
-def default_digits_dir() -> Path:
-    "Where the embedded data set lives unless told otherwise: `$LWM_DATA/digits`, else `~/.cache/lwm_nb/digits`."
-    return data_home() / "digits"
-
-def _digit_split(seed: int = 0) -> dict[str, np.ndarray]:
-    from sklearn.datasets import load_digits
-    from sklearn.model_selection import train_test_split
-    y = load_digits().target
-    train, rest = train_test_split(np.arange(len(y)), train_size=1257, stratify=y, random_state=seed)
-    valid, test = train_test_split(rest, train_size=270, stratify=y[rest], random_state=seed)
-    return {"train": train, "valid": valid, "test": test}
-
-def make_digits(root=None, # the folder to write; None: `default_digits_dir()`
-                per_class: tuple[int, int, int] | None = None, # at most this many (train, valid, test) images a digit: a small copy for quick checks; None: all
-               ) -> Path:
-    "Write scikit-learn's digits as `root/{train,valid,test}/<digit>/<n>.png` (idempotent); returns `root`."
-    from sklearn.datasets import load_digits
-    root = Path(root).expanduser() if root is not None else default_digits_dir()
-    sizes = json.dumps(list(per_class)) if per_class else ""  # the marker file says which copy the folder holds
-    if (root / _DIGITS_DONE).exists():
-        if (root / _DIGITS_DONE).read_text() != sizes:
-            raise FileExistsError(f"{root} holds the digits with other sizes a class ({(root / _DIGITS_DONE).read_text()}); choose another folder.")
-        return root
-    if root.exists() and any(root.iterdir()):
-        raise FileExistsError(f"{root} exists and is not a data set written by make_digits; choose an empty folder.")
-    digits = load_digits()
-    root.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".digits-", dir=root.parent))
-    try:
-        for (split, idx), most in zip(_digit_split().items(), per_class or (None,) * 3):
-            for name in DIGIT_NAMES: (tmp / split / name).mkdir(parents=True)
-            if most is not None: idx = [i for d in range(10) for i in idx[digits.target[idx] == d][:most]]
-            for i in idx:
-                pixels = (digits.images[i] * (255 / 16)).round().astype(np.uint8)
-                Image.fromarray(pixels, "L").save(tmp / split / DIGIT_NAMES[digits.target[i]] / f"{i:04d}.png")
-        (tmp / _DIGITS_DONE).write_text(sizes)
-        if root.exists(): root.rmdir()
-        tmp.rename(root)
-    except OSError:
-        shutil.rmtree(tmp, ignore_errors=True)
-        if not (root / _DIGITS_DONE).exists(): raise  # lost a race to a concurrent call that finished: fine
-    return root
 
 # %% ../nbs/01_data.ipynb #ccbc5d1e
 def _per_class_draw(split: ImageSplit, per_class: int, seed: int) -> list[int]:

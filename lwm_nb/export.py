@@ -299,7 +299,7 @@ def load_classifier(path, # a model file: .pt from `save_model`, or .onnx from `
     if path.suffix not in (".pt", ".pth"):
         raise ValueError(f"{path} is not a model file: give a .pt written by lwm run or save_model, or an .onnx written by lwm export.")
     model, meta = load_model(path, with_meta=True)
-    classes = meta.get("classes") or [str(i) for i in range(model.fc.out_features)]
+    classes = meta.get("classes") or [str(i) for i in range(architecture(model)["n_classes"])]
     return make_permanent(model).cpu().eval(), classes, meta.get("input_size")
 
 def predictions(model_path, # a .pt or .onnx model file

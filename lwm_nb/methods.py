@@ -16,7 +16,7 @@ __all__ = ['METHODS', 'SHIPPED', 'RUNTIMES', 'Method', 'pruned', 'Shipped', 'shi
 class Method:
     "One method of the recipe."
     key: str                  # its key in report.json and in the run folder's results/
-    name: str                 # its row in the tables: {constant}, {falling}, {retrain_50} and {retrain_60} are filled in by `title`
+    name: str                 # its row in the tables: {constant}, {falling}, {retrain_50}, {retrain_60} and {teacher} are filled in by `title`
     trains_on: str            # 'all' (every labelled training image), 'labelled' (the students' share), 'transfer' (that and the transfer set)
     folder: str               # each seed's folder in the run folder ({seed} filled in): model.pt and the training checkpoint
     label: str = ""           # its short name in plots and speed tables; "": the name
@@ -28,11 +28,12 @@ class Method:
         "The name, with a profile's temperatures and retraining epochs (`settings`) written in; without settings, in general words."
         if not settings:
             words = {"constant": "constant T", "falling": "falling T", "retrain_50": "as long as the 50 %-pruned ones",
-                     "retrain_60": "as long as the 60 %-pruned ones"}
+                     "retrain_60": "as long as the 60 %-pruned ones", "teacher": "RegNetX-1.6GF"}
         else:
             words = {"constant": f"constant T = {settings['constant_temperature']:g}",
                      "falling": f"T {settings['start_temperature']:g} → {settings['end_temperature']:g}",
-                     "retrain_50": f"{settings['retrain_epochs']} epochs", "retrain_60": f"2 × {settings['retrain_epochs']} epochs"}
+                     "retrain_50": f"{settings['retrain_epochs']} epochs", "retrain_60": f"2 × {settings['retrain_epochs']} epochs",
+                     "teacher": {"regnet_x_1_6gf": "RegNetX-1.6GF"}.get(settings.get("teacher_arch", "regnet_x_1_6gf"), settings.get("teacher_arch"))}
         return self.name.format(**words)
 
     @property
@@ -54,7 +55,7 @@ def _pruned(what: str, share: int, reference: tuple | None = None) -> Method:
                   reference, (what, share / 100), "kd_decreasing_t")
 
 METHODS = {m.key: m for m in [
-    Method("teacher", "teacher (RegNetX-1.6GF)", "all", "teacher", "teacher", reference=(0.993, 8_756_461)),
+    Method("teacher", "teacher ({teacher})", "all", "teacher", "teacher", reference=(0.993, 8_756_461)),
     Method("student", "student alone", "labelled", "student/seed{seed}", reference=(0.916, 189_677)),
     Method("kd_labelled", "KD, {falling}, labelled images only", "labelled", "kd_labelled/seed{seed}"),
     Method("kd", "KD, {constant}", "transfer", "kd/seed{seed}", reference=(0.969, 189_677)),

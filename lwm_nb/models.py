@@ -5,23 +5,24 @@
 # %% ../nbs/03_models.ipynb #03b634ae
 from __future__ import annotations
 
-import copy, os, pickle
+import copy, difflib, os, pickle
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torchvision.models import (RegNet, RegNet_X_1_6GF_Weights, ShuffleNet_V2_X0_5_Weights, ShuffleNetV2,
-                                regnet_x_1_6gf)
+from torchvision.models import (RegNet, RegNet_X_1_6GF_Weights, ShuffleNet_V2_X0_5_Weights, ShuffleNetV2, get_model,
+                                get_model_weights, list_models, regnet_x_1_6gf)
 
 from .channels import channel_groups, keep_channels, _blocks
 from .files import atomic_save
 
 # %% auto #0
-__all__ = ['STUDENT_STAGES', 'STUDENT_REPEATS', 'IMAGENET_WEIGHTS', 'MODEL_FORMAT', 'REFERENCE_CONV5_PARAMS', 'checkpoint_dir',
+__all__ = ['STUDENT_STAGES', 'STUDENT_REPEATS', 'TEACHER_ARCH', 'STUDENT_ARCH', 'IMAGENET_WEIGHTS', 'MODEL_FORMAT',
+           'REFERENCE_CONV5_PARAMS', 'classifier_names', 'check_arch', 'imagenet_weights', 'checkpoint_dir',
            'imagenet_checkpoint', 'load_fitting', 'teacher', 'student', 'count_params', 'mult_adds', 'width_table',
-           'architecture', 'save_model', 'load_model', 'clone_model', 'make_permanent']
+           'architecture', 'save_model', 'load_model', 'read_teacher', 'arch_name', 'clone_model', 'make_permanent']
 
 # %% ../nbs/03_models.ipynb #6d31ea60
 STUDENT_STAGES = (24, 48, 96, 192)   # ShuffleNetV2 x0.5 channels before conv5
@@ -35,16 +36,44 @@ def _plain_teacher(n_classes: int) -> RegNet:
 def _plain_student(n_classes: int, conv5: int) -> ShuffleNetV2:
     return ShuffleNetV2(list(STUDENT_REPEATS), [*STUDENT_STAGES, conv5], num_classes=n_classes)
 
+TEACHER_ARCH, STUDENT_ARCH = "regnet_x_1_6gf", "shufflenet_v2_x0_5"   # the recipe's pair: what `teacher()` and `student()` build by default
+_ONE_OUTPUT = {"googlenet": {"aux_logits": False, "init_weights": True}, "inception_v3": {"aux_logits": False, "init_weights": True}}  # no auxiliary heads in training
+
+def classifier_names() -> list[str]:
+    "The names of torchvision's image classification models, as `torchvision.models.get_model` takes them."
+    import torchvision
+    return list_models(module=torchvision.models)
+
+def check_arch(arch: str) -> str:
+    "`arch` when it names one of torchvision's classification models; else a clear error naming the nearest ones."
+    names = classifier_names()
+    if arch not in names:
+        near = difflib.get_close_matches(str(arch), names, n=3)
+        raise ValueError(f"unknown architecture {arch!r}: not one of torchvision's {len(names)} classification models"
+                         + (f" (did you mean {' or '.join([', '.join(near[:-1]), near[-1]] if len(near) > 1 else near)}?)" if near else "")
+                         + "; torchvision.models.list_models(module=torchvision.models) lists them.")
+    return arch
+
+def _plain_classifier(arch: str, n_classes: int) -> nn.Module:
+    "torchvision's `arch` with `n_classes` outputs, as its own builder makes it, knowing its name (for `architecture`)."
+    model = get_model(check_arch(arch), weights=None, num_classes=n_classes, **_ONE_OUTPUT.get(arch, {}))
+    model.lwm_architecture = {"kind": "torchvision", "arch": arch, "n_classes": n_classes}
+    return model
+
 # %% ../nbs/03_models.ipynb #f1173894
 IMAGENET_WEIGHTS = {"teacher": RegNet_X_1_6GF_Weights.IMAGENET1K_V2, "student": ShuffleNet_V2_X0_5_Weights.IMAGENET1K_V1}
+
+def imagenet_weights(kind: str):
+    "torchvision's ImageNet weights of `kind`: 'teacher' or 'student' (the recipe's pair), or an architecture's name (its default weights)."
+    return IMAGENET_WEIGHTS[kind] if kind in IMAGENET_WEIGHTS else get_model_weights(check_arch(kind)).DEFAULT
 
 def checkpoint_dir() -> Path:
     "torchvision's cache of pretrained weights: `$TORCH_HOME/hub/checkpoints`."
     return Path(torch.hub.get_dir()) / "checkpoints"
 
 def imagenet_checkpoint(kind: str) -> Path:
-    "Path of the ImageNet checkpoint of `kind` ('teacher' or 'student') in torchvision's cache; a clear error when it is not there."
-    weights = IMAGENET_WEIGHTS[kind]
+    "Path of the ImageNet checkpoint of `kind` ('teacher', 'student' or an architecture's name) in torchvision's cache; a clear error when it is not there."
+    weights = imagenet_weights(kind)
     path = checkpoint_dir() / Path(weights.url).name
     if not path.is_file():
         raise FileNotFoundError(
@@ -103,14 +132,23 @@ def _apply_weights(model: nn.Module, kind: str, weights, verbose: bool) -> nn.Mo
         raise ValueError(f"weights must be None, 'imagenet' or a path to a file, not {weights!r}.")
     return model
 
-def teacher(n_classes: int, weights=None, verbose: bool = True) -> RegNet:
-    "RegNetX-1.6GF with head `Linear(912, n_classes)`; `weights`: None (random), 'imagenet' (IMAGENET1K_V2, from the cache) or a path."
+def teacher(n_classes: int, weights=None, verbose: bool = True,
+            arch: str = TEACHER_ARCH, # or any torchvision classification model's name
+           ) -> nn.Module:
+    "RegNetX-1.6GF with head `Linear(912, n_classes)` (or torchvision's `arch`); `weights`: None (random), 'imagenet' (IMAGENET1K_V2, or `arch`'s default, from the cache) or a path."
     if n_classes < 2: raise ValueError(f"n_classes must be at least 2, got {n_classes}.")
-    return _apply_weights(_plain_teacher(n_classes), "teacher", weights, verbose)
+    if arch == TEACHER_ARCH: return _apply_weights(_plain_teacher(n_classes), "teacher", weights, verbose)
+    return _apply_weights(_plain_classifier(arch, n_classes), arch, weights, verbose)
 
-def student(n_classes: int, conv5: int = 64, weights=None, verbose: bool = True) -> ShuffleNetV2:
-    "ShuffleNetV2 x0.5 with conv5 narrowed to `conv5` channels and head `Linear(conv5, n_classes)`; `weights` as for `teacher` (IMAGENET1K_V1)."
+def student(n_classes: int, conv5: int | None = None, weights=None, verbose: bool = True,
+            arch: str = STUDENT_ARCH, # or any torchvision classification model's name (it has no conv5 to set)
+           ) -> nn.Module:
+    "ShuffleNetV2 x0.5 with conv5 narrowed to `conv5` channels (None: 64) and head `Linear(conv5, n_classes)`, or torchvision's `arch`; `weights` as for `teacher` (IMAGENET1K_V1)."
     if n_classes < 2: raise ValueError(f"n_classes must be at least 2, got {n_classes}.")
+    if arch != STUDENT_ARCH:
+        if conv5 is not None: raise ValueError(f"conv5 is a width of the ShuffleNetV2 student; {arch} has no conv5 to set.")
+        return _apply_weights(_plain_classifier(arch, n_classes), arch, weights, verbose)
+    conv5 = 64 if conv5 is None else conv5
     if conv5 < 1: raise ValueError(f"conv5 must be a positive number of channels, got {conv5}.")
     return _apply_weights(_plain_student(n_classes, conv5), "student", weights, verbose)
 
@@ -150,13 +188,15 @@ def _narrowed(model: ShuffleNetV2) -> dict[str, int]:
     return {group: width for group, width in channel_groups(model).items() if group in full and width != full[group]}
 
 def architecture(model: nn.Module) -> dict:
-    "What `load_model` needs to rebuild `model`: kind, n_classes, (students) conv5 and, for a channel-pruned student, the width of each narrowed group."
+    "What `load_model` needs to rebuild `model`: kind, n_classes, (students) conv5 and, for a channel-pruned student, the width of each narrowed group; for another torchvision model, its name."
+    if hasattr(model, "lwm_architecture"): return dict(model.lwm_architecture)
     if isinstance(model, RegNet): return {"kind": "teacher", "n_classes": model.fc.out_features}
     if isinstance(model, ShuffleNetV2):
         channels = _narrowed(model)
         return {"kind": "student", "n_classes": model.fc.out_features, "conv5": model.conv5[0].out_channels,
                 **({"channels": channels} if channels else {})}
-    raise TypeError(f"{type(model).__name__} is neither an lwm_nb teacher (RegNet) nor student (ShuffleNetV2).")
+    raise TypeError(f"{type(model).__name__} is neither an lwm_nb teacher (RegNet) nor student (ShuffleNetV2), nor built by teacher() "
+                    f"or student() with arch=.")
 
 def _masks(model: nn.Module) -> dict[str, torch.Tensor]:
     "Pruning masks of `model` by parameter name (`stage2.0.branch1.0.weight` -> its 0/1 mask)."
@@ -222,13 +262,14 @@ def load_model(path, with_meta: bool = False):
     obj = _safe_load(path)
     if not (isinstance(obj, dict) and obj.get("format") == MODEL_FORMAT):
         raise ValueError(f"{path} is not an lwm_nb model file (written by save_model). For a plain state dict, "
-                         f"use teacher(n, weights=path) or student(n, conv5, weights=path).")
+                         f"use teacher(n, weights=path, arch=...) or student(n, weights=path, arch=...).")
     kind = obj.get("kind")
     if kind == "teacher": model = _plain_teacher(obj["n_classes"])
     elif kind == "student":
         model = _plain_student(obj["n_classes"], obj["conv5"])
         try: keep_channels(model, {group: range(width) for group, width in obj.get("channels", {}).items()})
         except (TypeError, ValueError) as e: raise ValueError(f"{path}: its channel widths do not fit a student: {e}") from None
+    elif kind == "torchvision": model = _plain_classifier(obj.get("arch"), obj["n_classes"])
     else: raise ValueError(f"{path} holds a model of unknown kind {kind!r}.")
     try:
         state, masks = _unpack(obj)
@@ -247,6 +288,48 @@ def load_model(path, with_meta: bool = False):
         raise ValueError(f"{path} does not fit a {kind} with {obj['n_classes']} classes"
                          + (f" and conv5={obj['conv5']}" if kind == "student" else "") + f": {e}") from None
     return (model, obj["meta"]) if with_meta else model
+
+# %% ../nbs/03_models.ipynb #bf974640
+def _classes_differ(theirs: list[str], ours: list[str]) -> str:
+    "How a teacher's classes differ from the data's, in a few words."
+    if sorted(theirs) == sorted(ours):
+        k = next(k for k, (a, b) in enumerate(zip(theirs, ours)) if a != b)
+        return f"the same {len(ours)} classes in another order (output {k} is {theirs[k]!r}, the data's class {k} is {ours[k]!r})"
+    missing, extra = [c for c in ours if c not in theirs], [c for c in theirs if c not in ours]
+    return (f"{len(theirs)} classes against the data's {len(ours)}"
+            + (f"; the data's {', '.join(map(repr, missing[:3]))}{' …' if len(missing) > 3 else ''} not among them" if missing else "")
+            + (f"; its {', '.join(map(repr, extra[:3]))}{' …' if len(extra) > 3 else ''} not in the data" if extra else ""))
+
+def read_teacher(path, # a file written by `save_model` (or `lwm run`), or a plain state dict of `arch`
+                 classes: list[str], # the data's classes in order: the teacher's outputs must be these
+                 arch: str = TEACHER_ARCH, # the architecture of a plain state dict (a model file names its own)
+                ) -> nn.Module:
+    "A trained teacher to distil from, in eval mode; a clear one-line error when it is not one, or when its classes are not the data's."
+    path = Path(path).expanduser()
+    if not path.is_file(): raise ValueError(f"no teacher file at {path}.")
+    obj = _safe_load(path)
+    if isinstance(obj, dict) and obj.get("format") == MODEL_FORMAT:
+        model, meta = load_model(path, with_meta=True)
+        theirs = list(meta.get("classes") or [])
+        if theirs and theirs != list(classes): raise ValueError(f"the teacher in {path} was trained on {_classes_differ(theirs, list(classes))}.")
+        n = architecture(model)["n_classes"]
+        if n != len(classes): raise ValueError(f"the teacher in {path} has {n} outputs; the data has {len(classes)} classes.")
+        return model.eval()
+    state = _read_state_dict(path)
+    model = teacher(len(classes), arch=arch, verbose=False)
+    own = model.state_dict()
+    wrong = [f"{k} is {list(state[k].shape)}, not {list(v.shape)}" for k, v in own.items() if k in state and state[k].shape != v.shape]
+    missing, extra = [k for k in own if k not in state], [k for k in state if k not in own]
+    if wrong or missing or extra:
+        raise ValueError(f"{path} is not a state dict of {arch} with {len(classes)} outputs (pass --teacher-arch for another architecture): "
+                         + "; ".join(wrong[:2] + [f"{len(missing)} tensors missing"] * bool(missing) + [f"{len(extra)} unexpected"] * bool(extra)) + ".")
+    model.load_state_dict(state)
+    return model.eval()
+
+def arch_name(model: nn.Module) -> str:
+    "The torchvision name of `model`'s architecture ('regnet_x_1_6gf' for the recipe's teacher)."
+    kind = architecture(model)
+    return {"teacher": TEACHER_ARCH, "student": STUDENT_ARCH}.get(kind["kind"]) or kind["arch"]
 
 # %% ../nbs/03_models.ipynb #89bf2108
 def clone_model(model: nn.Module) -> nn.Module:

@@ -11,7 +11,8 @@ from .evaluate import confused_pairs, cpu_info, evaluate, plot_confusion
 from .methods import METHODS
 from .models import load_model, mult_adds, student
 from .prune import plot_sparsity, sparsity_table
-from .report import COMPARED, effects, pruning_comparison, summarize, write_report
+from .pruning_report import COMPARED, pruning_comparison
+from .report import effects, summarize, write_report
 from .run_store import Run, student_loaders, student_steps, trained_on, transfer_set
 from .scheduler import available_cores, clock, parallel_steps, run_jobs, step_threads, threads
 from .shipping import deploy_speed, deployed, speed
@@ -26,8 +27,9 @@ __all__ = ['log', 'collect', 'assemble_report', 'finish_report', 'run_pipeline',
 def collect(run: Run) -> tuple[dict, dict]:
     "The stored records of every finished run: `({method: [record per seed]}, {conv5: record})`."
     p = run.profile
-    results = {key: run.records(key) for key in METHODS}
-    sweep = {w: run.result(METHODS["kd_decreasing_t"].result(0) if w == p.conv5 else f"conv5_{w}/seed0") for w in p.sweep}
+    results = {key: run.records(key) for key in METHODS if key not in run.skipped}
+    sweep = {w: run.result(METHODS["kd_decreasing_t"].result(0) if w == p.conv5 else f"conv5_{w}/seed0") for w in p.sweep
+             if "conv5_sweep" not in run.skipped}
     return results, sweep
 
 def _plan(run: Run):
@@ -41,6 +43,8 @@ def _plan(run: Run):
              + (f"; the KD students add {p.transfer_batch or p.batch_size} of {len(transfer):,} unlabelled images to each "
                 f"(their transfer set), the student alone and KD on the labelled images only do not" if transfer is not None else ""))
     cache = teacher_cache_bytes(run)
+    for step, why in {"channel pruning": run.skipped.get("channels_50"), "the conv5 sweep": run.skipped.get("conv5_sweep")}.items():
+        if why: log.info(f"{step}: left out, {why}")
     log.info(f"teacher logits of a seed's KD runs: {cache / 2**20:.1f} MiB, "
              + ("computed once and kept in memory" if caches_teacher(run) else "computed at every step ("
                 + (f"more than teacher_cache_mb = {p.teacher_cache_mb})" if run.device.type == "cpu" else "the GPU computes them faster than a cache finds them)")))
@@ -55,7 +59,7 @@ def assemble_report(run: Run) -> tuple[dict, dict]:
     with threads(available_cores()):
         sized = speed(run)
         shipped = {"deploy": deployed(run), "deploy_speed": deploy_speed(run)} if p.deploy else {}
-        compared = {k: mult_adds(load_model(run.model_file(k, 0)), p.speed_size) / 1e6 for k in COMPARED}
+        compared = {k: mult_adds(load_model(run.model_file(k, 0)), p.speed_size) / 1e6 for k in COMPARED if k in methods}
     transfer = transfer_set(run, 0)
     report = {"profile": p.name, "settings": run.settings["profile"],
               "data": {"root": str(run.data_root), "embedded": run.embedded, "classes": run.n_classes,
@@ -66,7 +70,8 @@ def assemble_report(run: Run) -> tuple[dict, dict]:
               "trained_on": trained_on(run), "seeds": p.seeds, "methods": methods, "conv5_sweep": sweep,
               "speed_and_size": sized["rows"], "cpu": sized.get("cpu") or cpu_info(), **shipped,
               "pruning": pruning_comparison(methods, compared, p.speed_size, shipped.get("deploy_speed"), effects(methods)),
-              "teacher_check": teacher_check(run)}
+              "teacher_check": teacher_check(run), **({"skipped": run.skipped} if run.skipped else {}),
+              **({"teacher_given": str(run.teacher_file)} if run.teacher_file else {})}
     report["effects"] = effects(report["methods"])
     return report, results
 
@@ -86,10 +91,11 @@ def run_pipeline(data=None, # an image folder (train/ valid/ test/ <class>/); No
                  device="auto", # 'auto', 'cpu' or 'cuda'
                  progress: bool = True, # per-epoch progress bars
                  unlabelled=None, # a folder of images without classes: the KD students distil on them too
+                 teacher=None, # a trained teacher's file to distil from instead of training one (`Run`)
                 ) -> dict:
     "Run every step of the recipe into `out` (resuming what is there) and write the report; returns the report dict (None on the processes other than 0 under torchrun)."
     started = time.perf_counter()
-    return complete(Run(data, out, profile, seeds, device, progress, unlabelled), started)
+    return complete(Run(data, out, profile, seeds, device, progress, unlabelled, teacher), started)
 
 def complete(run: Run, # a run whose settings and data were accepted
              started: float | None = None, # `time.perf_counter()` when it began, for the log

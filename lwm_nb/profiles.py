@@ -32,7 +32,9 @@ class Profile:
     constant_temperature: float = 10.0
     start_temperature: float = 10.0
     end_temperature: float = 5.0
-    conv5: int = 64
+    teacher_arch: str = "regnet_x_1_6gf"     # any torchvision classification model's name (`03_models`)
+    student_arch: str = "shufflenet_v2_x0_5" # the same; channel pruning and the conv5 sweep need this one
+    conv5: int = 64                 # width of the ShuffleNetV2 student's last convolution
     sweep: tuple = (1024, 512, 128, 64, 32)
     retrain_lr: tuple = (1e-4, 1e-3)  # cyclic LR bounds when retraining a pruned student
     student_lr: tuple = (1e-3, 1e-2)  # LR bounds of the students

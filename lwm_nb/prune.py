@@ -166,8 +166,8 @@ def prune_channels(model: nn.Module, # a dense ShuffleNetV2 student; it is not c
                    of: dict | None = None, # the widths `amount` is a share of, by group: `channel_groups` of the dense student, to prune a pruned one further; None: the model's own
                   ) -> nn.Module:
     "A new, smaller student without the lowest-|γ| `amount` share of the channels of each group that does not cross a channel shuffle."
-    if not isinstance(model, ShuffleNetV2):
-        raise TypeError(f"prune_channels knows the wiring of the ShuffleNetV2 student only, not of a {type(model).__name__}.")
+    if not isinstance(model, ShuffleNetV2) or hasattr(model, "lwm_architecture"):  # torchvision's own ShuffleNetV2 sizes are not the student's
+        raise TypeError(f"prune_channels knows the wiring of the ShuffleNetV2 x0.5 student only, not of a {type(model).__name__}.")
     if not 0 <= amount < 1: raise ValueError(f"amount must be in [0, 1), got {amount}.")
     if multiple_of < 1: raise ValueError(f"multiple_of must be a positive number of channels, got {multiple_of}.")
     if _has_masks(model):

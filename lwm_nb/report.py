@@ -16,14 +16,14 @@ from .files import save_figure, write_json
 from .evaluate import measured_on, plot_speed_and_size
 from .export import plot_deployment, what_to_ship
 from .models import REFERENCE_CONV5_PARAMS
-from .methods import METHODS, pruned, shipped_name, timing_name
+from .methods import METHODS, shipped_name, timing_name
+from .pruning_report import format_score, plot_pruning_tradeoff, pruning_markdown, pruning_table
 from .train import History
 
 # %% auto #0
-__all__ = ['EFFECTS', 'SPEED_COLUMNS', 'COMPARED', 'summarize', 'paired', 'verdict', 'effects', 'gap_closed', 'methods_table',
+__all__ = ['EFFECTS', 'SPEED_COLUMNS', 'summarize', 'paired', 'verdict', 'effects', 'gap_closed', 'methods_table',
            'effects_table', 'sweep_table', 'plot_ablation', 'plot_effects', 'plot_curves', 'speed_markdown',
-           'deploy_speed_table', 'deploy_markdown', 'pruning_comparison', 'plot_pruning_tradeoff', 'pruning_table',
-           'pruning_verdict', 'pruning_markdown', 'render_markdown', 'write_report', 'readme_table']
+           'deploy_speed_table', 'deploy_markdown', 'render_markdown', 'write_report', 'readme_table']
 
 # %% ../nbs/14_report.ipynb #e411d0ea
 def _mean_std(values):
@@ -97,15 +97,12 @@ def gap_closed(methods: dict, key: str = "kd_decreasing_t") -> float:
     return (methods[key]["f1"] - methods["student"]["f1"]) / (methods["teacher"]["f1"] - methods["student"]["f1"])
 
 # %% ../nbs/14_report.ipynb #88bfa168
-def _fmt(mean, std, n):
-    return f"{mean:.3f} ± {std:.3f}" if n > 1 else f"{mean:.3f}"
-
 def methods_table(report: dict):
     "The method ablation as a DataFrame (one row a method, in the recipe's order); KD rows are marked when the teacher check failed."
     settings, weak = report.get("settings"), not report.get("teacher_check", {}).get("ok", True)
     def name(k): return METHODS[k].title(settings) + (" ⚠ weak teacher" if weak and k not in ("teacher", "student") else "")
     trained_on = report.get("trained_on", {})
-    rows = [{"method": name(k), "key": k, "trained on": trained_on.get(k, ""), "test macro-F1": _fmt(v["f1"], v["f1_std"], v["seeds"]),
+    rows = [{"method": name(k), "key": k, "trained on": trained_on.get(k, ""), "test macro-F1": format_score(v["f1"], v["f1_std"], v["seeds"]),
              "per seed": ", ".join(f"{f:.3f}" for f in v["f1_per_seed"]) if v["seeds"] > 1 else "",
              "f1": v["f1"], "f1_std": v["f1_std"], "params": v["params"], "seeds": v["seeds"],
              "reference F1 (BIRDS-525)": f"{METHODS[k].reference[0]:.3f}" if METHODS[k].reference else "",
@@ -125,10 +122,11 @@ def effects_table(report: dict):
 # %% ../nbs/14_report.ipynb #fd67a3f3
 def sweep_table(report: dict):
     "The conv5 width ablation as a DataFrame."
-    rows = [{"conv5": int(w), "test macro-F1": _fmt(v["f1"], v["f1_std"], v["seeds"]), "f1": v["f1"],
+    rows = [{"conv5": int(w), "test macro-F1": format_score(v["f1"], v["f1_std"], v["seeds"]), "f1": v["f1"],
              "params": v["params"], "mult_adds_M": v.get("mult_adds_M"), "reference params (525 classes)": REFERENCE_CONV5_PARAMS.get(int(w))}
             for w, v in report["conv5_sweep"].items()]
-    return pd.DataFrame(rows).set_index("conv5")
+    columns = ["conv5", "test macro-F1", "f1", "params", "mult_adds_M", "reference params (525 classes)"]
+    return pd.DataFrame(rows, columns=columns).set_index("conv5")   # no rows where the student has no conv5
 
 # %% ../nbs/14_report.ipynb #3f316faa
 def plot_ablation(report: dict, path=None):
@@ -169,7 +167,7 @@ def plot_effects(report: dict, path=None):
 def plot_curves(histories: dict[str, list], path=None):
     "Validation macro-F1 and validation cross-entropy per epoch of each step, one line each; returns the figure."
     fig, (a, b) = plt.subplots(1, 2, figsize=(13, 3.6))
-    for name, history in histories.items():
+    for name, history in ((n, h) for n, h in histories.items() if h):   # a teacher trained elsewhere has no curve here
         h = History(history).frame()
         a.plot(h.index, h.valid_f1, "o-", ms=2, label=name); b.plot(h.index, h.valid_loss, ms=2, label=name)
     a.set_xlabel("epoch"); a.set_ylabel("validation macro-F1"); a.set_title("learning curves (seed 0)")
@@ -198,7 +196,7 @@ def deploy_speed_table(report: dict) -> pd.DataFrame:
 
 def deploy_markdown(report: dict) -> list[str]:
     "The report's Deploy section: the shipped files' test macro-F1 and sizes, and their speed."
-    rows = [{"model": shipped_name(k), "test macro-F1": _fmt(v["f1"], v["f1_std"], v["seeds"]),
+    rows = [{"model": shipped_name(k), "test macro-F1": format_score(v["f1"], v["f1_std"], v["seeds"]),
              "file bytes": f"{v['file_bytes']:,}", "gzip bytes": f"{v['file_bytes_gzip']:,}",
              "gzip / dense .pt file": f"{v['gzip_vs_dense_file']:.3f}"} for k, v in report["deploy"].items()]
     speed = deploy_speed_table(report)
@@ -220,94 +218,11 @@ def deploy_markdown(report: dict) -> list[str]:
             "and both as speed-ups against the student in PyTorch eager (the pruned one with its masks applied once).", "",
             speed.to_markdown(floatfmt=",.2f"), "", f"**What to ship.** {advice}", "", "![deployment speed](deploy_speed.png)", ""]
 
-# %% ../nbs/14_report.ipynb #25f9684c
-COMPARED = ("kd_decreasing_t", *(k for k, m in METHODS.items() if m.pruned))  # the rows of the pruning comparison
-
-def pruning_comparison(methods: dict, # the report's methods (`summarize`)
-                       mult_adds_M: dict[str, float], # each compared method -> its seed-0 model's mult-adds at `size` px, in millions
-                       size: int, # the image size of the mult-adds and of the speed measurement
-                       deploy_speed: dict | None = None, # the run's one speed measurement (rows with `method` and `runtime`); None: no latency columns
-                       verdicts: list[dict] = (), # the report's `effects`: whether each pruned student stayed within a point of its control
-                      ) -> dict:
-    "Unstructured against structured pruning: test macro-F1, non-zero parameters, mult-adds and latency at batch 1 (PyTorch eager, ONNX Runtime fp32), with ratios against the distilled student; each pruned student's verdict against the control trained as long; and the largest channel share whose verdict holds."
-    latency = {(r["method"], r["runtime"]): r["latency_ms"] for r in deploy_speed["rows"]} if deploy_speed else {}
-    controls = {k for k, m in METHODS.items() if m.source and not m.pruned}  # the distilled student retrained as long, unpruned
-    verdict = {e["a"]: e for e in verdicts if e["a"] in COMPARED and e["b"] in controls}  # each pruned student against its control
-    rows = {}
-    for key in COMPARED:
-        rows[key] = {"f1": methods[key]["f1"], "f1_std": methods[key]["f1_std"], "params": methods[key]["params"],
-                     "mult_adds_M": mult_adds_M[key], "eager_ms": latency.get((key, "PyTorch eager")),
-                     "onnx_ms": latency.get((key, "ONNX Runtime fp32")),
-                     **({"control": verdict[key]["b"], "difference": verdict[key]["difference"], "se": verdict[key]["se"],
-                         "verdict": verdict[key]["verdict"]} if key in verdict else {})}
-    dense = rows["kd_decreasing_t"]
-    for row in rows.values():
-        row["mult_adds_ratio"] = dense["mult_adds_M"] / row["mult_adds_M"]
-        for runtime in ("eager", "onnx"):
-            ms, base = row[f"{runtime}_ms"], dense[f"{runtime}_ms"]
-            row[f"{runtime}_speedup"] = base / ms if ms and base else None
-    within = [m.key for m in pruned("channels") if rows[m.key].get("verdict") == "holds"]
-    return {"size": size, "threads": (deploy_speed or {}).get("threads"), "cpu": (deploy_speed or {}).get("cpu"), "rows": rows,
-            "largest_within_1_point": within[-1] if within else None}
-
-def plot_pruning_tradeoff(comparison: dict, # a run's `report["pruning"]`: rows of f1, f1_std, eager_ms, onnx_ms
-                          path=None):
-    "Test macro-F1 (mean ± std over seeds) against latency at batch 1, in PyTorch eager and in ONNX Runtime, for the distilled student and its pruned students; returns the figure."
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8), sharey=True)
-    for ax, runtime, title in zip(axes, ("eager", "onnx"), ("PyTorch eager", "ONNX Runtime fp32")):
-        for key, row in comparison["rows"].items():
-            if row[f"{runtime}_ms"] is None: continue
-            kind = "tab:gray" if not METHODS[key].pruned else "tab:blue" if METHODS[key].pruned[0] == "weights" else "tab:orange"
-            ax.errorbar(row[f"{runtime}_ms"], row["f1"], yerr=row["f1_std"], fmt="o", color=kind, capsize=3)
-            ax.annotate(METHODS[key].short, (row[f"{runtime}_ms"], row["f1"]), fontsize=8, textcoords="offset points", xytext=(5, 4))
-        dense = comparison["rows"]["kd_decreasing_t"]["f1"]
-        ax.axhspan(dense - 0.01, dense, color="tab:green", alpha=0.12, lw=0)
-        ax.set_xlabel(f"latency at batch 1 (ms), {comparison['size']} px, {comparison.get('threads')} thread(s)"); ax.set_title(title)
-    axes[0].set_ylabel("test macro-F1 (mean ± std over seeds)")
-    fig.suptitle("pruning: weights (blue) against channels (orange); green band: within 1 point of the distilled student", fontsize=9)
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-# %% ../nbs/14_report.ipynb #a727ee5a
-def pruning_table(report: dict) -> pd.DataFrame:
-    "The run's pruned students, by weights and by channels, beside the distilled student: test macro-F1, parameters, mult-adds and latency at batch 1, with ratios."
-    c = report["pruning"]
-    def ms(v): return f"{v:.2f}" if v else "—"
-    def ratio(v): return f"{v:.2f}×" if v else "—"
-    def against(r): return f"{r['difference']:+.3f} ± {r['se']:.3f}: {r['verdict']}" if "verdict" in r else ""
-    rows = [{"model": METHODS[k].short, "test macro-F1": _fmt(r["f1"], r["f1_std"], report["seeds"]),
-             "against KD trained as long (within 1 point?)": against(r), "non-zero parameters": f"{r['params']:,}",
-             f"mult-adds (M, {c['size']} px)": f"{r['mult_adds_M']:.2f}", "fewer mult-adds": ratio(r["mult_adds_ratio"]),
-             "eager latency (ms)": ms(r["eager_ms"]), "eager speed-up": ratio(r["eager_speedup"]),
-             "ONNX Runtime latency (ms)": ms(r["onnx_ms"]), "ONNX Runtime speed-up": ratio(r["onnx_speedup"])}
-            for k, r in c["rows"].items()]
-    return pd.DataFrame(rows).set_index("model")
-
-def pruning_verdict(report: dict) -> str:
-    "One sentence: the largest channel share whose retrained student stayed within a point of the distilled student trained as long (the one rule), and what it bought."
-    c = report["pruning"]
-    best = c["largest_within_1_point"]
-    if best is None:
-        return ("No channel share holds within 1 point of the distilled student trained as long (mean paired difference "
-                "minus three standard errors at least −0.01) — see the verdicts in the table.")
-    r = c["rows"][best]
-    speed = (f", {r['eager_speedup']:.2f}× lower latency at batch 1 in PyTorch eager and {r['onnx_speedup']:.2f}× in ONNX Runtime "
-             f"({measured_on(c)})" if r["eager_speedup"] and r["onnx_speedup"] else "")
-    return (f"The largest channel share that holds within 1 point of the distilled student trained as long "
-            f"({r['difference']:+.3f} ± {r['se']:.3f}): {METHODS[best].short}, with {r['mult_adds_ratio']:.2f}× fewer mult-adds{speed}.")
-
-def pruning_markdown(report: dict) -> list[str]:
-    "The report's section on structured against unstructured pruning."
-    return ["## Pruning weights against pruning channels", "",
-            "The distilled student pruned 50 % then 60 % of its weights (unstructured: zeros in dense tensors), and 50 % then "
-            "60 % of its channels (structured: smaller layers), retrained with KD after each step. Macro-F1 over seeds, each "
-            "pruned student judged against the distilled student retrained as long without pruning (the verdicts of "
-            "'What each step bought'); shapes and latency of seed 0 (a share of channels gives every seed the same network). "
-            "Mult-adds are the dense kernels' work (a zero weight is still multiplied); latency at batch 1 is the run's one "
-            "measurement of each model (the Deploy section's).", "",
-            pruning_table(report).to_markdown(), "", pruning_verdict(report), "", "![pruning trade-off](pruning_tradeoff.png)", ""]
-
 # %% ../nbs/14_report.ipynb #b8f6d9b6
+def _grouped(skipped: dict[str, str]) -> list[tuple[str, list[str]]]:
+    "The steps a run left out, grouped by why."
+    return [(why, [k for k, w in skipped.items() if w == why]) for why in dict.fromkeys(skipped.values())]
+
 def render_markdown(report: dict, # a run's report, as `write_report` stores it in report.json
                     pairs: pd.DataFrame | None = None, # the distilled student's most confused class pairs (seed 0, test)
                     layers: pd.DataFrame | None = None, # the 60 %-pruned student's sparsity per layer (seed 0)
@@ -321,12 +236,15 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
     lines = [f"# lwm report — profile `{report['profile']}`", "",
              f"Data: `{d['root']}`{' (embedded digits)' if d['embedded'] else ''}: {d['classes']} classes, "
              f"{d['train']}/{d['valid']}/{d['test']} train/valid/test images; the students train on {d['students_train']} of "
-             f"the training images{', the teacher on all of them' if d['students_train'] < d['train'] else ''}. "
+             f"the training images{', the teacher on all of them' if d['students_train'] < d['train'] and 'teacher_given' not in report else ''}. "
              f"{s['size']} px, batch {s['batch_size']}, teacher {s['teacher_epochs']} epochs ({s['teacher_lr_schedule']} LR, "
              f"at least {s['teacher_min_steps']} steps), students {s['student_epochs']} epochs ({s['student_lr_schedule']} LR, at least "
              f"{s['min_steps']} steps), {s['retrain_epochs']} epochs of retraining after each pruning step, "
              f"KD weight {s['alpha']}, constant T {s['constant_temperature']}, falling T {s['start_temperature']} → {s['end_temperature']}. "
              f"Every model is selected on validation macro-F1 and scored on test; students: mean ± std over {n} seed(s).", ""]
+    if "teacher_given" in report or s.get("student_arch", "shufflenet_v2_x0_5") != "shufflenet_v2_x0_5":
+        lines[-1:] = [f"Teacher: {s['teacher_arch']}" + (f", trained elsewhere (`{report['teacher_given']}`): not trained in this run, only scored"
+                                                          if "teacher_given" in report else "") + f". Student: {s['student_arch']}.", ""]
     if d.get("transfer"):
         lines[-1:] = [f"The KD students distil on a transfer set as well: {d['transfer']:,} images without labels "
                       + (f"(the training images beyond their labelled share{' and ' + repr(d['unlabelled']) if d.get('unlabelled') else ''})"
@@ -347,6 +265,8 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
                 if report["methods"]["teacher"]["f1"] > report["methods"]["student"]["f1"] else []),
               "The reference columns are the recipe's numbers on BIRDS-525 with a GPU; a run on other data or another "
               "profile is not expected to match them, only to show the same effects.", "",
+              *[f"- Not in this run: {' and '.join(METHODS[k].short if k in METHODS else 'the conv5 sweep' for k in keys)} — {why}."
+                for why, keys in _grouped(report.get("skipped", {}))], *([""] if report.get("skipped") else []),
               "## What each step bought", "",
               "Each comparison is paired: the two methods share a seed, so they share the training images, their "
               "order and augmentation, and differ only in the method. The mean difference over seeds, its standard "
@@ -360,7 +280,8 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
               "(the retraining epochs, without pruning).", "",
               "![effects](effects.png)", "", "![ablation](ablation.png)", "",
               "## Student width (conv5), distilled with falling T (seed 0 only)", "",
-              sweep.drop(columns=["f1"]).to_markdown(), "", "## Speed and size", "",
+              sweep.drop(columns=["f1"]).to_markdown() if len(sweep) else f"None: {report['skipped']['conv5_sweep']}.", "",
+              "## Speed and size", "",
               f"Measured in one run on this machine ({measured_on(report)}) at {s['speed_size']} px "
               f"({'CUDA and ' if 'cuda_speedup' in speed else ''}CPU; latency at batch 1, images a second at batch "
               f"{s['speed_batch']}); ratios against the teacher. "
@@ -412,7 +333,7 @@ def readme_table(report: dict) -> str:
     lines = ["| method | trained on | test macro-F1 | per seed | non-zero parameters |", "|---|---|---|---|---|"]
     for key, m in report["methods"].items():
         per_seed = ", ".join(f"{f:.3f}" for f in m["f1_per_seed"]) if m["seeds"] > 1 else ""
-        lines.append(f"| {METHODS[key].title(settings)} | {trained_on.get(key, '')} | {_fmt(m['f1'], m['f1_std'], m['seeds'])} | {per_seed} | {m['params']:,} |")
+        lines.append(f"| {METHODS[key].title(settings)} | {trained_on.get(key, '')} | {format_score(m['f1'], m['f1_std'], m['seeds'])} | {per_seed} | {m['params']:,} |")
     lines += ["", "| effect (paired over seeds) | mean difference ± standard error | wins | verdict |", "|---|---|---|---|"]
     for e in report["effects"]:
         se = "" if math.isnan(e["se"]) else f" ± {e['se']:.3f}"
@@ -420,7 +341,7 @@ def readme_table(report: dict) -> str:
     if "deploy" in report:
         lines += ["", "| shipped as | test macro-F1 | gzip bytes | gzip / dense .pt file |", "|---|---|---|---|"]
         for key, d in report["deploy"].items():
-            lines.append(f"| {shipped_name(key)} | {_fmt(d['f1'], d['f1_std'], d['seeds'])} | {d['file_bytes_gzip']:,} | "
+            lines.append(f"| {shipped_name(key)} | {format_score(d['f1'], d['f1_std'], d['seeds'])} | {d['file_bytes_gzip']:,} | "
                          f"{d['gzip_vs_dense_file']:.3f} |")
         speed = deploy_speed_table(report)
         cpu = measured_on(speed.attrs)

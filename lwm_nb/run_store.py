@@ -5,22 +5,37 @@
 # %% ../nbs/16_run_store.ipynb #5aa86e47
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, replace
+import hashlib, json
+from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 
-from .data import (UNLABELLED, ImageSplit, default_digits_dir, load_splits, make_digits, make_loaders, per_class_rest,
+from .digits import default_digits_dir, make_digits
+from .data import (UNLABELLED, ImageSplit, load_splits, make_loaders, per_class_rest,
                          per_class_subset, unlabelled_folder, unlabelled_split)
 from .distributed import distributed, init_distributed
 from .evaluate import evaluate
 from .files import write_json
-from .methods import METHODS
-from .models import count_params
-from .profiles import epochs_for, load_profile, lr_schedule
+from .methods import METHODS, pruned
+from .models import STUDENT_ARCH, arch_name, check_arch, count_params, read_teacher
+from .profiles import Profile, epochs_for, load_profile, lr_schedule
 from .train import fit
 
 # %% auto #0
-__all__ = ['Run', 'transfer_set', 'student_loaders', 'student_steps', 'trained_on', 'train', 'record']
+__all__ = ['skipped_steps', 'Run', 'transfer_set', 'student_loaders', 'student_steps', 'trained_on', 'train', 'record']
+
+# %% ../nbs/16_run_store.ipynb #1d939b5e
+def _with_defaults(settings: dict) -> dict:
+    "A run folder's stored settings with every profile setting added since at its default: the value such a run had."
+    defaults = {f.name: f.default for f in fields(Profile) if f.default is not MISSING}
+    return {**settings, "profile": {**json.loads(json.dumps({k: v for k, v in defaults.items() if k not in settings["profile"]})),
+                                    **settings["profile"]}}
+
+def skipped_steps(profile: Profile) -> dict[str, str]:
+    "The recipe's steps a run with `profile` leaves out, each with why: channel pruning and the conv5 sweep know the ShuffleNetV2 student alone."
+    if profile.student_arch == STUDENT_ARCH: return {}
+    arch = profile.student_arch
+    return {**{m.key: f"lwm_nb's channel surgery knows the wiring of the ShuffleNetV2 student only, not of {arch}" for m in pruned("channels")},
+            "conv5_sweep": f"the conv5 sweep narrows the ShuffleNetV2 student's last convolution; {arch} has no conv5"}
 
 # %% ../nbs/16_run_store.ipynb #aa2471ac
 class Run:
@@ -32,8 +47,10 @@ class Run:
                  device="auto", # 'auto', 'cpu' or 'cuda'
                  progress: bool = True, # per-epoch progress bars
                  unlabelled=None, # a folder of images without classes: the KD students' transfer set (with the profile's own)
+                 teacher=None, # a trained teacher's file (`save_model`'s, or a state dict of the profile's teacher_arch): distilled from, not trained
                 ):
         self.profile = load_profile(profile)
+        for arch in (self.profile.teacher_arch, self.profile.student_arch): check_arch(arch)
         if seeds is not None: self.profile = replace(self.profile, seeds=seeds)
         for kind in (self.profile.teacher_lr_schedule, self.profile.student_lr_schedule): lr_schedule(kind)
         if self.profile.seeds < 1: raise ValueError(f"seeds must be at least 1, got {self.profile.seeds}.")
@@ -53,6 +70,11 @@ class Run:
         self.embedded = data is None
         self.splits = load_splits(self.data_root, size=self.profile.size)  # bad data fails before the folder is claimed
         self.unlabelled_split = unlabelled_split(self.unlabelled, self.splits.classes, self.profile.size) if self.unlabelled else None
+        self.teacher_file = Path(teacher).expanduser().resolve() if teacher is not None else None
+        if self.teacher_file is not None:  # a teacher of other classes is refused before anything trains; the run names the architecture it holds
+            given = read_teacher(self.teacher_file, self.splits.classes, self.profile.teacher_arch)
+            self.profile = replace(self.profile, teacher_arch=arch_name(given))
+        self.skipped = skipped_steps(self.profile)
         self.settings = self._claim_folder()
         self.n_classes = len(self.splits.classes)
         self.full = make_loaders(self.splits, self.profile.batch_size, self.profile.workers, seed=0)
@@ -61,9 +83,10 @@ class Run:
     def _claim_folder(self) -> dict:
         settings = {"profile": json.loads(json.dumps(asdict(self.profile))), "data": str(self.data_root.resolve()),
                     "unlabelled": str(self.unlabelled.resolve()) if self.unlabelled else None}
+        if self.teacher_file is not None: settings["teacher_sha256"] = hashlib.sha256(self.teacher_file.read_bytes()).hexdigest()
         path = self.out / "run.json"
         if path.exists():
-            if json.loads(path.read_text()) != settings:
+            if _with_defaults(json.loads(path.read_text())) != settings:
                 raise ValueError(f"{self.out} holds a run with other settings (profile, seeds, data or unlabelled images); "
                                  f"use another --out folder, or delete it to start again.")
         elif self.rank == 0: write_json(path, settings)
@@ -72,7 +95,8 @@ class Run:
     def arguments(self) -> dict:
         "What builds this `Run` again in another process (a worker of `19_scheduler`)."
         return dict(data=None if self.embedded else str(self.data_root), out=str(self.out), profile=asdict(self.profile),
-                    unlabelled=str(self.unlabelled) if self.unlabelled else None, device=str(self.device), progress=False)
+                    unlabelled=str(self.unlabelled) if self.unlabelled else None, device=str(self.device), progress=False,
+                    teacher=str(self.teacher_file) if self.teacher_file else None)
 
     def result(self, name: str) -> dict | None:
         "The stored result of step `name` (e.g. 'kd/seed0'), or None while it has not finished."
@@ -126,7 +150,8 @@ def trained_on(run: Run) -> dict[str, str]:
     alone = f"{labelled:,} labelled images"
     words = {"all": f"{len(run.splits.train):,} labelled images", "labelled": alone,
              "transfer": alone if transfer is None else f"{labelled:,} labelled + {len(transfer):,} unlabelled images"}
-    return {key: words[m.trains_on] for key, m in METHODS.items()}
+    given = {"teacher": f"trained elsewhere ({run.teacher_file.name})"} if run.teacher_file is not None else {}
+    return {key: words[m.trains_on] for key, m in METHODS.items() if key not in run.skipped} | given
 
 # %% ../nbs/16_run_store.ipynb #64524ea0
 def train(run: Run, model, loaders, epochs: int, out: Path, seed: int, **fit_kwargs):

@@ -68,16 +68,17 @@ def jobs(run: Run) -> list[Job]:
     share = loaders.transfer.batch_size / loaders.train.batch_size if loaders.transfer is not None else 0.0
     kd_first, kd_cached = 1.8 + 0.5 * share, 1.0 + 0.35 * share
     teacher_steps = len(run.full.train) * epochs_for(p.teacher_epochs, p.teacher_min_steps, len(run.full.train))
-    out = [Job("teacher", None, ("teacher",), 2.9 * teacher_steps)]
+    out = [Job("teacher", None, ("teacher",), 2.9 * teacher_steps if run.teacher_file is None else 1)]  # a given teacher is only scored
     out += [Job("distil", s, tuple(METHODS[k].result(s) for k in ("kd", "kd_decreasing_t", "kd_labelled")),
                 (kd_first + kd_cached + 0.9) * steps, ("teacher",)) for s in seeds]
     # the other widths before the pruning of the seeds: long jobs first, so that short ones fill the end
     out += [Job("width", w, (f"conv5_{w}/seed0",), kd_first * steps * (1.5 if w >= 512 else 1), ("teacher",))
-            for w in p.sweep if w != p.conv5]
+            for w in p.sweep if w != p.conv5 and "conv5_sweep" not in run.skipped]
     for s in seeds:
         distilled = (METHODS["kd_decreasing_t"].result(s),)
         out += [Job("prune", s, tuple(m.result(s) for m in pruned("weights")), 2 * kd_first * retrain, distilled),
-                Job("channels", s, tuple(m.result(s) for m in pruned("channels")), 2 * kd_first * retrain, distilled),
+                *([Job("channels", s, tuple(m.result(s) for m in pruned("channels")), 2 * kd_first * retrain, distilled)]
+                  if not any(m.key in run.skipped for m in pruned("channels")) else []),
                 Job("control", s, (METHODS["kd_retrained_50"].result(s), METHODS["kd_retrained"].result(s)), 2 * kd_first * retrain, distilled),
                 *([Job("deploy", s, tuple(f"{k}/seed{s}" for k in SHIPPED), 250,
                        tuple(dict.fromkeys(METHODS[x.source].result(s) for x in SHIPPED.values())))] if p.deploy else [])]

@@ -11,11 +11,14 @@ import numpy as np
 import torch
 
 from .methods import METHODS, pruned
-from .models import load_model, student, teacher
+from .distributed import barrier
+from .evaluate import evaluate
+from .models import STUDENT_ARCH, TEACHER_ARCH, load_model, read_teacher, save_model, student, teacher
 from .profiles import epochs_for, lr_schedule
 from .prune import prune_and_retrain
 from .run_store import Run, record, student_loaders, student_steps, train
 from .teacher_cache import TeacherCache
+from .train import FitResult, History
 from .temperature import linear
 
 log = logging.getLogger("lwm_nb")
@@ -29,16 +32,27 @@ def teacher_step(run: Run) -> dict:
     "Train (or resume, or read back) the teacher on the whole training split; returns its test record."
     stored = run.result("teacher")
     if stored is not None: return stored
+    if run.teacher_file is not None: return _given_teacher(run)
     p, steps = run.profile, len(run.full.train)
     epochs = epochs_for(p.teacher_epochs, p.teacher_min_steps, steps)
-    log.info(f"teacher: RegNetX-1.6GF, {epochs} epochs × {steps} steps = {epochs * steps} optimizer steps "
+    log.info(f"teacher: {'RegNetX-1.6GF' if p.teacher_arch == TEACHER_ARCH else p.teacher_arch}, {epochs} epochs × {steps} steps = {epochs * steps} optimizer steps "
              f"on {len(run.splits.train)} images" + (f" (raised from {p.teacher_epochs} epochs to reach "
              f"{p.teacher_min_steps} steps)" if epochs > p.teacher_epochs else ""))
     torch.manual_seed(0)
     folder = run.model_file("teacher").parent
-    result = train(run, teacher(run.n_classes, weights=p.weights, verbose=False), run.full, epochs, folder, 0,
+    result = train(run, teacher(run.n_classes, weights=p.weights, verbose=False, arch=p.teacher_arch), run.full, epochs, folder, 0,
                    lr_schedule=lr_schedule(p.teacher_lr_schedule))
     return record(run, "teacher", result, folder)
+
+def _given_teacher(run: Run) -> dict:
+    "A teacher trained elsewhere (`lwm run --teacher`): copied into the run folder, where the KD steps read it, and scored; nothing trains."
+    log.info(f"teacher: {run.profile.teacher_arch} from {run.teacher_file}, trained elsewhere: not trained here, only scored")
+    model = read_teacher(run.teacher_file, run.splits.classes, run.profile.teacher_arch).to(run.device)
+    folder = run.model_file("teacher").parent
+    if run.rank == 0: save_model(model, folder / "model.pt", classes=run.splits.classes, input_size=run.profile.size)
+    barrier()  # every process reads it back for its KD steps
+    valid = evaluate(model, run.full.valid)["f1"]
+    return record(run, "teacher", FitResult(model, History(), None, valid), folder, {"given": str(run.teacher_file)})
 
 # %% ../nbs/17_steps.ipynb #75294bab
 def teacher_cache_bytes(run: Run) -> int:
@@ -72,17 +86,17 @@ def student_step(run: Run, name: str, # the step's result name ('kd/seed0', 'con
     stored = run.result(name)
     if stored is not None: return stored
     p = run.profile
-    conv5 = conv5 or p.conv5
+    conv5 = (conv5 or p.conv5) if p.student_arch == STUDENT_ARCH else None  # other architectures have no conv5
     loaders = student_loaders(run, seed, transfer=transfer and temperature is not None)
     epochs = epochs_for(p.student_epochs, p.min_steps, len(loaders.train))
     extra = f" + {len(loaders.transfer.dataset):,} unlabelled" if loaders.transfer is not None else ""
-    log.info(f"{name}: student conv5={conv5}, {epochs} epochs × {len(loaders.train)} steps on {len(loaders.train.dataset):,} labelled{extra} images"
+    log.info(f"{name}: student {f'conv5={conv5}' if conv5 else p.student_arch}, {epochs} epochs × {len(loaders.train)} steps on {len(loaders.train.dataset):,} labelled{extra} images"
              + (f", KD with {temperature!r}" if temperature is not None else ", no teacher"))
     torch.manual_seed(seed)
-    model = student(run.n_classes, conv5=conv5, weights=p.weights, verbose=False)
+    model = student(run.n_classes, conv5=conv5, weights=p.weights, verbose=False, arch=p.student_arch)
     kd = dict(teacher=kd_teacher(run), alpha=p.alpha, temperature=temperature) if temperature is not None else {}
     result = train(run, model, loaders, epochs, run.out / name, seed, lr_schedule=lr_schedule(p.student_lr_schedule, p.student_lr), **kd)
-    return record(run, name, result, run.out / name, {"conv5": conv5})
+    return record(run, name, result, run.out / name, {"conv5": conv5} if conv5 else {})
 
 # %% ../nbs/17_steps.ipynb #27e83cb4
 def _retrain_kwargs(run: Run) -> dict:
@@ -123,7 +137,8 @@ def teacher_check(run: Run) -> dict:
     alone = [r["valid_f1"] for r in run.records("student") if r is not None]
     problems = []
     advice = ("Train it longer (teacher_epochs or teacher_min_steps in a profile file), start it from ImageNet "
-              "weights (\"weights\": \"imagenet\"), or give it more data.")
+              "weights (\"weights\": \"imagenet\"), or give it more data." if run.teacher_file is None else
+              f"It was given ({run.teacher_file}): check that it is the trained teacher you meant, or train it further where it was trained.")
     if t is not None and t["valid_f1"] < 2 * chance:
         problems.append(f"the teacher scored {t['valid_f1']:.3f} validation macro-F1, no better than chance "
                         f"({chance:.3f} for {run.n_classes} classes): distilling from it can only mislead the students. {advice}")

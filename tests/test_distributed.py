@@ -94,21 +94,33 @@ def test_under_torchrun_the_ranks_agree_write_one_set_of_files_train_as_one_proc
 
 
 def test_lwm_run_with_two_processes_killed_resumes_to_the_report_of_an_uninterrupted_one(small_digits, tiny_profile, tmp_path):
-    # one seed, one width, nothing shipped: what two processes change is training (shipping is process 0's, as in one process)
+    # one seed, one width: what two processes change is training (shipping is process 0's, as in one process). The teacher is
+    # given as a plain state dict (not trained: random weights do for what this checks) and the student is another family
+    from lwm_nb.models import teacher
+    torch.manual_seed(0)
+    torch.save(teacher(10).state_dict(), tmp_path / "teacher.pt")
     profile = tmp_path / "two.json"
-    profile.write_text(json.dumps({**json.loads(tiny_profile.read_text()), "seeds": 1, "sweep": [64], "deploy": False}))
+    profile.write_text(json.dumps({**json.loads(tiny_profile.read_text()), "seeds": 1, "sweep": [64], "student_arch": "squeezenet1_1"}))
+    arguments = ["--data", small_digits, "--profile", profile, "--teacher", tmp_path / "teacher.pt"]
     straight = tmp_path / "straight"
-    done = lwm("run", "--nproc", 2, "--data", small_digits, "--profile", profile, "--out", straight)
+    done = lwm("run", "--nproc", 2, *arguments, "--out", straight)
     assert done.returncode == 0, done.stderr[-3000:]
     assert "each step trained by 2 processes" in done.stderr
+    assert f"teacher: regnet_x_1_6gf from {tmp_path / 'teacher.pt'}, trained elsewhere: not trained here" in done.stderr
+    assert "channel pruning: left out" in done.stderr and "the conv5 sweep: left out" in done.stderr
     report = json.loads((straight / "report.json").read_text())
     assert report["methods"]["kd"]["seeds"] == 1 and (straight / "report.md").is_file()
+    assert report["teacher_given"] == str(tmp_path / "teacher.pt") and report["methods"]["teacher"]["seeds"] == 1
+    assert not any(k.startswith("channels") for k in report["methods"]) and report["conv5_sweep"] == {}
+    assert report["methods"]["pruned_60"]["params"] < report["methods"]["kd_decreasing_t"]["params"]
+    assert {"onnx_fp32", "onnx_int8"} <= set(report["deploy"])   # SqueezeNet shipped as ONNX fp32 and INT8
+    assert "Student: squeezenet1_1" in (straight / "report.md").read_text()
     assert not list(straight.rglob("checkpoint.pt"))  # finished steps drop their checkpoints
 
     # the folder of a run stopped after its pruned students, killed again while it trains their control, and resumed
     resumed = tmp_path / "resumed"
     stopped_early(straight, resumed, later=("kd_retrained", "student"))
-    proc = subprocess.Popen(["lwm", "run", "--nproc", "2", "--data", str(small_digits), "--profile", str(profile), "--out", str(resumed)],
+    proc = subprocess.Popen(["lwm", "run", "--nproc", "2", *map(str, arguments), "--out", str(resumed)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.time() + 600
     while not (resumed / "results" / "kd_retrained_50").exists() and proc.poll() is None and time.time() < deadline:
@@ -116,7 +128,7 @@ def test_lwm_run_with_two_processes_killed_resumes_to_the_report_of_an_uninterru
     os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both of its processes, at once
     proc.wait()
     assert proc.returncode == -signal.SIGKILL, "the run finished before it could be killed"
-    done = lwm("run", "--nproc", 2, "--data", small_digits, "--profile", profile, "--out", resumed)
+    done = lwm("run", "--nproc", 2, *arguments, "--out", resumed)
     assert done.returncode == 0, done.stderr[-3000:]
     assert report_without_timings(resumed) == report_without_timings(straight)
 
