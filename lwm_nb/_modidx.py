@@ -111,6 +111,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                  'lwm_nb.evaluate.describe_cpu': ('evaluate.html#describe_cpu', 'lwm_nb/evaluate.py'),
                                  'lwm_nb.evaluate.evaluate': ('evaluate.html#evaluate', 'lwm_nb/evaluate.py'),
                                  'lwm_nb.evaluate.file_size': ('evaluate.html#file_size', 'lwm_nb/evaluate.py'),
+                                 'lwm_nb.evaluate.macro_f1': ('evaluate.html#macro_f1', 'lwm_nb/evaluate.py'),
                                  'lwm_nb.evaluate.measure_speed': ('evaluate.html#measure_speed', 'lwm_nb/evaluate.py'),
                                  'lwm_nb.evaluate.measured_on': ('evaluate.html#measured_on', 'lwm_nb/evaluate.py'),
                                  'lwm_nb.evaluate.model_device': ('evaluate.html#model_device', 'lwm_nb/evaluate.py'),

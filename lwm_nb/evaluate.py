@@ -11,7 +11,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from sklearn.metrics import f1_score, precision_recall_fscore_support, confusion_matrix
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -21,9 +20,21 @@ from .files import save_figure
 from .models import clone_model, count_params, make_permanent, mult_adds, save_model
 
 # %% auto #0
-__all__ = ['VNNI_FLAGS', 'model_device', 'evaluate', 'scores', 'per_class', 'confused_pairs', 'plot_confused_pairs',
+__all__ = ['VNNI_FLAGS', 'macro_f1', 'model_device', 'evaluate', 'scores', 'per_class', 'confused_pairs', 'plot_confused_pairs',
            'plot_confusion', 'cpu_info', 'describe_cpu', 'measured_on', 'measure_speed', 'file_size', 'speed_and_size',
            'plot_speed_and_size']
+
+# %% ../nbs/06_evaluate.ipynb #bc722936
+def macro_f1(targets: np.ndarray, # class indices
+             predictions: np.ndarray, # predicted class indices
+            ) -> float:
+    "Macro-F1 over the classes that occur in `targets` or `predictions`: each class's 2·TP / (2·TP + FP + FN), averaged (scikit-learn's `f1_score(average='macro', zero_division=0)`)."
+    targets, predictions = np.asarray(targets, dtype=np.int64), np.asarray(predictions, dtype=np.int64)
+    n = int(max(targets.max(initial=-1), predictions.max(initial=-1))) + 1
+    correct = np.bincount(targets[targets == predictions], minlength=n)
+    occurs, predicted = np.bincount(targets, minlength=n), np.bincount(predictions, minlength=n)   # TP + FN, TP + FP
+    seen = occurs + predicted > 0
+    return float(np.mean(2 * correct[seen] / (occurs[seen] + predicted[seen])))
 
 # %% ../nbs/06_evaluate.ipynb #e0c8aa45
 def model_device(model: nn.Module) -> torch.device:
@@ -53,10 +64,10 @@ def evaluate(model: nn.Module, # put in eval mode for the pass, and back in its 
 def scores(logits: torch.Tensor, # [n, classes]
            targets: torch.Tensor, # [n] class indices
           ) -> dict:
-    "Macro-F1 (scikit-learn's), accuracy, mean cross-entropy, predictions and targets of `logits` against `targets`."
+    "Macro-F1 (`macro_f1`), accuracy, mean cross-entropy, predictions and targets of `logits` against `targets`."
     predictions = logits.argmax(1)
     t, p = targets.numpy(), predictions.numpy()
-    return {"f1": float(f1_score(t, p, average="macro", zero_division=0)),
+    return {"f1": macro_f1(t, p),
             "accuracy": float((predictions == targets).float().mean()),
             "loss": float(F.cross_entropy(logits, targets)),
             "n": len(targets), "predictions": p, "targets": t, "logits": logits}
@@ -64,6 +75,7 @@ def scores(logits: torch.Tensor, # [n, classes]
 # %% ../nbs/06_evaluate.ipynb #ddf63f23
 def per_class(result: dict, classes: list[str]):
     "Precision, recall, F1 and support of every class as a DataFrame, worst F1 first."
+    from sklearn.metrics import precision_recall_fscore_support
     labels = np.arange(len(classes))
     p, r, f, s = precision_recall_fscore_support(result["targets"], result["predictions"], labels=labels, zero_division=0)
     table = pd.DataFrame({"class": classes, "precision": p, "recall": r, "f1": f, "support": s})
@@ -72,6 +84,7 @@ def per_class(result: dict, classes: list[str]):
 # %% ../nbs/06_evaluate.ipynb #b8ff5ce8
 def confused_pairs(result: dict, classes: list[str], top: int = 10):
     "The `top` most frequent mistakes as a DataFrame: true class, predicted class, count, share of the true class."
+    from sklearn.metrics import confusion_matrix
     cm = confusion_matrix(result["targets"], result["predictions"], labels=np.arange(len(classes)))
     off = cm.copy(); np.fill_diagonal(off, 0)
     order = np.argsort(-off, axis=None, kind="stable")[:top]
@@ -91,6 +104,7 @@ def plot_confused_pairs(result: dict, classes: list[str], top: int = 10, path=No
 def plot_confusion(result: dict, classes: list[str], max_classes: int = 30, normalize: bool = True, path=None):
     "Heat map of the confusion matrix (rows: true class) when there are at most `max_classes` classes, else the most confused pairs."
     if len(classes) > max_classes: return plot_confused_pairs(result, classes, path=path)
+    from sklearn.metrics import confusion_matrix
     cm = confusion_matrix(result["targets"], result["predictions"], labels=np.arange(len(classes))).astype(float)
     if normalize: cm = cm / np.maximum(cm.sum(1, keepdims=True), 1)
     side = 2 + 0.45 * len(classes)

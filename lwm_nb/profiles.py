@@ -43,6 +43,7 @@ class Profile:
     workers: int = 0                # DataLoader worker processes
     speed_size: int = 224           # image size for the speed and size table
     speed_batch: int = 64           # batch of the throughput column of the speed table
+    speed_repeats: int = 3          # timed passes of a model in a row in each of 3 rounds (4× as many at batch 1); medians reported
     min_steps: int = 0              # students take at least this many optimizer steps (more epochs on a small folder)
     teacher_min_steps: int = 0      # the same for the teacher
     threads: int = 0                # torch threads of each step; 0: all cores, one step at a time; n: cores // n steps side by side

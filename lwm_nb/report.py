@@ -10,7 +10,6 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from .files import save_figure, write_json
 from .evaluate import measured_on, plot_speed_and_size
@@ -43,6 +42,7 @@ def summarize(results: dict[str, list[dict]]) -> dict:
 # %% ../nbs/14_report.ipynb #c17d74ab
 def paired(a: list[float], b: list[float]) -> dict:
     "Paired comparison of per-seed scores (`a[i]` and `b[i]` share seed `i`; a single `a` is compared with every `b`): mean difference, its standard error, 95 % CI, wins."
+    from scipy import stats  # here: the processes that train never need it (1 s of every start)
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     d = (a if len(a) > 1 else np.full(len(b), a[0])) - b
     n, mean = len(d), float(d.mean())

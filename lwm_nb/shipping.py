@@ -81,7 +81,7 @@ def deploy_speed(run: Run) -> dict:
     log.info(f"speed of every model at {p.speed_size} px (batch 1 and {p.speed_batch}) on {describe_cpu()}")
     with tempfile.TemporaryDirectory() as tmp:
         models = {timing: _timed_model(run, *timing, Path(tmp)) for timing in TIMINGS if timing[0] not in run.skipped}
-        table = deployment_speed({timing_name(*t): m for t, m in models.items()}, size=p.speed_size, batch=p.speed_batch, repeats=3)
+        table = deployment_speed({timing_name(*t): m for t, m in models.items()}, size=p.speed_size, batch=p.speed_batch, repeats=p.speed_repeats)
         scheme = read_metadata(models["kd_decreasing_t", "ONNX Runtime INT8"].path)["int8_scheme"]
     rows = [{**row, "method": key, "runtime": runtime} for row, (key, runtime) in zip(table.reset_index().to_dict("records"), models)]
     return run.store("deploy_speed", {"rows": rows, **table.attrs, "int8_scheme": scheme})
@@ -102,7 +102,7 @@ def speed(run: Run) -> dict:
         timings = pd.DataFrame(eager).assign(model=lambda t: [METHODS[k].short for k in t.method]).set_index("model")
         timings.attrs.update({k: v for k, v in measured.items() if k != "rows"})
     else: log.info(f"speed and size at {p.speed_size} px (batch 1 and {p.speed_batch}) on {describe_cpu()}")
-    table = speed_and_size(models, size=p.speed_size, batch=p.speed_batch, warmup=1, repeats=3, progress=run.progress, timings=timings)
+    table = speed_and_size(models, size=p.speed_size, batch=p.speed_batch, warmup=1, repeats=p.speed_repeats, progress=run.progress, timings=timings)
     return run.store("speed_and_size", {"rows": table.reset_index().to_dict("records"), "size": p.speed_size,
                                         "batch": p.speed_batch, "cpu": table.attrs["cpu"]})
 

@@ -40,7 +40,7 @@ def trained(tmp_path_factory):
     return root, root / "run" / "model.pt", images
 
 
-def test_export_writes_fp32_and_int8_and_predict_agrees_with_pytorch(trained):
+def test_export_writes_fp32_and_int8_and_predict_agrees_with_pytorch(trained, capsys):
     root, model, images = trained
     result = lwm("export", model, "--out", root / "onnx", "--int8", "--calibrate", root / "digits")
     assert result.returncode == 0, result.stderr
@@ -51,11 +51,12 @@ def test_export_writes_fp32_and_int8_and_predict_agrees_with_pytorch(trained):
     advice = result.stderr.strip().splitlines()[-1]
     assert "On this CPU (" in advice and "thread" in advice and "ship INT8" in advice, result.stderr
     (images / "notes.txt.png").write_text("not an image")
-    answer = lwm("predict", root / "onnx" / "model_int8.onnx", images, "--top", "2", "--json")
-    assert answer.returncode == 0, answer.stderr
-    by_onnx = [json.loads(line) for line in answer.stdout.splitlines()]
+    status = main(["predict", str(root / "onnx" / "model_int8.onnx"), str(images), "--top", "2", "--json"])  # in this process: the script is test_cli's
+    answer = capsys.readouterr()
+    assert status == 0, answer.err
+    by_onnx = [json.loads(line) for line in answer.out.splitlines()]
     assert len(by_onnx) == 50 and all(len(p["top"]) == 2 for p in by_onnx)
-    assert "skipped" in answer.stderr and "notes.txt.png" in answer.stderr
+    assert "skipped" in answer.err and "notes.txt.png" in answer.err
     by_torch, _ = predict(model, [images])
     agree = sum(a["top"][0]["class"] == b["top"][0]["class"] for a, b in zip(by_onnx, by_torch)) / 50
     assert agree >= 0.98

@@ -20,7 +20,7 @@ def lwm(*args, **kw):
 # a whole run in about a minute: two seeds (a verdict needs them), two widths, shipping on; the teacher takes at least 48
 # steps (59 images: raised from 6 epochs to 12), each student at least 8 (2 epochs)
 FOLDER = {"teacher_epochs": 6, "teacher_min_steps": 48, "student_epochs": 1, "min_steps": 8, "retrain_epochs": 1, "seeds": 2,
-          "students_per_class": None, "sweep": [64, 16], "speed_size": 32, "speed_batch": 2}
+          "students_per_class": None, "sweep": [64, 16], "speed_size": 32, "speed_batch": 2, "speed_repeats": 1}
 
 
 def test_a_users_folder_end_to_end_then_killed_while_shipping_and_resumed_on_one_core_to_the_same_report(small_folder, tmp_path):
