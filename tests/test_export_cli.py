@@ -103,3 +103,18 @@ def test_predict_streams_a_folder_a_batch_at_a_time_and_names_an_empty_one(train
     (tmp_path / "empty").mkdir()
     status, err = lwm_here(capsys, "predict", model, tmp_path / "empty")
     assert status == 2 and "no image file in" in err   # nothing to classify: bad usage
+
+
+def test_a_student_of_another_architecture_exports_to_int8_and_predicts(trained, tmp_path, capsys):
+    root, _, images = trained
+    from lwm_nb.digits import DIGIT_NAMES
+    from lwm_nb.models import save_model
+    torch.manual_seed(0)
+    mobile = save_model(student(10, arch="mobilenet_v3_small").eval(), tmp_path / "mobile.pt", classes=list(DIGIT_NAMES), input_size=32)
+    status, err = lwm_here(capsys, "export", mobile, "--out", tmp_path / "onnx", "--int8")   # calibrated on the embedded digits
+    assert status == 0, err
+    assert read_metadata(tmp_path / "onnx" / "mobile.onnx")["architecture"] == {"kind": "torchvision", "arch": "mobilenet_v3_small", "n_classes": 10}
+    for model in (mobile, tmp_path / "onnx" / "mobile_int8.onnx"):
+        assert main(["predict", str(model), str(images), "--top", "1", "--json"]) == 0
+        answers = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+        assert len(answers) == 50 and all(a["top"][0]["class"] in DIGIT_NAMES for a in answers)
