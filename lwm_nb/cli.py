@@ -5,7 +5,7 @@
 # %% ../nbs/21_cli.ipynb #d18c3640
 from __future__ import annotations
 
-import argparse, gc, json, logging, os, subprocess, sys, time
+import argparse, gc, json, logging, multiprocessing, os, sys, time, uuid
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -107,7 +107,7 @@ def predict_command(model_path, images: list[str], top: int = 5, as_json: bool =
 # %% ../nbs/21_cli.ipynb #040db418
 def launch_distributed(nproc: int, data=None, out="lwm_run", profile="quick", seeds: int | None = None, device="auto",
                        unlabelled=None, debug: bool = False, teacher=None, teacher_arch: str | None = None, student_arch: str | None = None) -> int:
-    "What `lwm run --nproc N` does: check the setup, then start `lwm run` in `nproc` processes with torchrun on this machine; returns its exit status."
+    "What `lwm run --nproc N` does: check the setup, then run `lwm run` in `nproc` processes on this machine, as torchrun would; returns its exit status."
     with _importing():
         import torch
         from lwm_nb.distributed import resolve_device
@@ -127,13 +127,33 @@ def launch_distributed(nproc: int, data=None, out="lwm_run", profile="quick", se
     for flag, value in (("--teacher", teacher), ("--teacher-arch", teacher_arch), ("--student-arch", student_arch)):
         if value is not None: args += [flag, str(value)]
     if debug: args += ["--debug"]
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc-per-node={nproc}", "--no-python",
-               sys.executable, "-m", "lwm_nb", *args]
-    process = subprocess.Popen(command)
-    try: return process.wait()
-    except KeyboardInterrupt:  # Ctrl-C reached torchrun too: let it stop its processes
-        process.wait()
-        raise
+    return _launch(nproc, args)
+
+def _rank(argv: list[str]):
+    "One of the processes of `lwm run --nproc N`: `lwm run` in the process group its launcher set up, exiting with its status."
+    status = main(argv)
+    if status: sys.exit(status)
+
+def _launch(nproc: int, argv: list[str]) -> int:
+    "Run `_rank(argv)` in `nproc` processes as `torchrun --standalone` would (torch's elastic launcher, in this process); the exit status."
+    with _importing():
+        from torch.distributed.elastic.multiprocessing.api import SignalException
+        from torch.distributed.elastic.multiprocessing.errors import ChildFailedError
+        from torch.distributed.launcher.api import LaunchConfig, elastic_launch
+    # the processes fork from a server that imported lwm_nb once: seconds sooner than an interpreter each, and safe with CUDA
+    method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
+    if method == "forkserver": multiprocessing.get_context(method).set_forkserver_preload(["lwm_nb.pipeline"])
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=uuid.uuid4().hex, rdzv_backend="c10d",
+                          rdzv_endpoint="localhost:0", max_restarts=0, start_method=method)
+    if "--debug" not in argv:  # a process that fails says why in one line; the launcher's account of it is a traceback
+        logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
+    try: elastic_launch(config, _rank)(argv)
+    except ChildFailedError as e:  # a process failed (it said why in the log) or was killed: the others were stopped
+        code = e.get_first_failure()[1].exitcode
+        return code if code > 0 else 1
+    except SignalException as e:  # Ctrl-C (or a termination signal) reached the launcher: its processes are stopped
+        raise KeyboardInterrupt from e
+    return 0
 
 # %% ../nbs/21_cli.ipynb #6da3111d
 INT8_SCHEME_NAMES = ["u8s8-7bit", "u8u8", "u8s8"]  # the keys of `INT8_SCHEMES` (`12_export`), the default first: named here so that --help needs no torch
@@ -167,7 +187,7 @@ def parser() -> argparse.ArgumentParser:
                                                           "profile's, shufflenet_v2_x0_5; channel pruning and the conv5 sweep need that one)")
     r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default: %(default)s")
     r.add_argument("--nproc", type=int, default=1,
-                   help="processes that train each step together on this machine (torchrun with DistributedDataParallel: "
+                   help="processes that train each step together on this machine (as torchrun would, with DistributedDataParallel: "
                         "one a GPU; gloo on CPU); the global batch stays the profile's (default: %(default)s)")
     e = sub.add_parser("export", parents=[common], help="write a model file as ONNX, and as INT8 ONNX",
                        description="Export a .pt model file to OUT/<name>.onnx (checked against PyTorch), and with --int8 to "

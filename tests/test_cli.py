@@ -19,7 +19,8 @@ def test_help_names_every_command_and_option_and_python_m_is_the_same_command():
     top = lwm("--help")
     assert top.returncode == 0 and all(c in top.stdout for c in ("run", "export", "predict"))
     run = lwm("run", "--help")
-    for option in ("--data", "--unlabelled", "--out", "--profile", "--seeds", "--device", "--nproc", "--debug", "quick", "recipe"):
+    for option in ("--data", "--unlabelled", "--out", "--profile", "--seeds", "--device", "--nproc", "--debug", "quick", "recipe",
+                   "--teacher", "--teacher-arch", "--student-arch"):
         assert option in run.stdout, option
     version = subprocess.run([sys.executable, "-m", "lwm_nb", "--version"], capture_output=True, text=True, timeout=120)
     from lwm_nb import __version__
