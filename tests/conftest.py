@@ -17,20 +17,23 @@ def pytest_configure(config):
     os.environ["LWM_DATA"] = config.lwm_data
 
 
-# the tests that run `lwm`, torchrun or a benchmark end to end, longest first: started first, they leave the short ones
-# to fill in beside them (pytest -n 2), not to finish while one long test runs alone
-LONGEST_FIRST = ["test_pipeline.py", "test_distributed.py", "test_notebooks.py", "test_small_folder.py", "test_benchmarks.py",
-                 "test_train.py", "test_cli.py", "test_export_cli.py"]
-HEAVY_NOTEBOOKS = ["10_train.ipynb", "11_prune.ipynb", "20_pipeline.ipynb", "12_export.ipynb"]   # a minute or more each under test
+# Seconds the slowest tests took in CI (two test processes on two cores, `pytest --durations=0`; re-measure when they change).
+# pytest --dist loadgroup hands tests out in collection order, one at a time to whichever process is free: started longest
+# first, the long ones spread over both processes and the short ones fill the end, instead of one long test running alone last.
+SECONDS = {"test_pipeline.py::test_a_users_folder": 184, "test_lwm_run_with_two_processes": 102, "pass[20_pipeline.ipynb]": 98,
+           "test_export_cli.py::": 60, "pass[12_export.ipynb]": 58, "pass[11_prune.ipynb]": 51, "pass[10_train.ipynb]": 50,
+           "test_the_gpu_check": 42, "pass[10a_checkpoints.ipynb]": 31, "test_ctrl_c": 28, "test_the_deploy_benchmark": 26,
+           "test_under_torchrun": 25, "test_a_loss_that_becomes_nan": 24, "pass[17_steps.ipynb]": 22, "pass[06_evaluate.ipynb]": 19,
+           "pass[04a_missing_class.ipynb]": 19, "test_sigkill_at_any_moment": 18, "test_the_structured_pruning_benchmark": 17,
+           "test_masks_held_through": 14, "test_a_teacher_validated_after_few_steps": 14, "pass[14_report.ipynb]": 12}
+
+
+def expected_seconds(item) -> int:
+    return max((seconds for key, seconds in SECONDS.items() if key in item.nodeid), default=0)
 
 
 def pytest_collection_modifyitems(config, items):
-    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
-    def order(item):
-        notebook = getattr(item, "callspec", None) and item.callspec.params.get("notebook")
-        heavy = notebook is None or Path(notebook).name in HEAVY_NOTEBOOKS
-        return rank.get(item.path.name, len(rank)), not heavy
-    items.sort(key=order)   # stable: each file's tests keep their order
+    items.sort(key=lambda item: -expected_seconds(item))   # stable: the rest keep their order
 
 
 def pytest_unconfigure(config):

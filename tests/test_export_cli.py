@@ -14,6 +14,9 @@ from lwm_nb.cli import main
 from lwm_nb.train import fit
 
 
+pytestmark = pytest.mark.xdist_group("export_cli")   # one test process trains the module's student, for all of them
+
+
 def lwm(*args):
     "`lwm ARGS` in a shell, as a user runs it."
     return subprocess.run(["lwm", *map(str, args)], capture_output=True, text=True, timeout=600,
