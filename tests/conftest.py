@@ -20,7 +20,7 @@ def pytest_configure(config):
 # Seconds the slowest tests took in CI (two test processes on two cores, `pytest --durations=0`; re-measure when they change).
 # pytest --dist loadgroup hands tests out in collection order, one at a time to whichever process is free: started longest
 # first, the long ones spread over both processes and the short ones fill the end, instead of one long test running alone last.
-SECONDS = {"test_pipeline.py::test_a_users_folder": 184, "test_lwm_run_with_two_processes": 102, "pass[20_pipeline.ipynb]": 98,
+SECONDS = {"test_pipeline.py::test_a_users_folder": 131, "test_lwm_run_with_two_processes": 102, "pass[20_pipeline.ipynb]": 98,
            "test_export_cli.py::": 60, "pass[12_export.ipynb]": 58, "pass[11_prune.ipynb]": 51, "pass[10_train.ipynb]": 50,
            "test_the_gpu_check": 42, "pass[10a_checkpoints.ipynb]": 31, "test_ctrl_c": 28, "test_the_deploy_benchmark": 26,
            "test_under_torchrun": 25, "test_a_loss_that_becomes_nan": 24, "pass[17_steps.ipynb]": 22, "pass[06_evaluate.ipynb]": 19,
