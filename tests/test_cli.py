@@ -37,11 +37,19 @@ def test_bad_usage_is_one_line_on_stderr_and_status_2_and_debug_adds_the_traceba
     assert debug.returncode == 2 and "Traceback" in debug.stderr and "unknown profile 'huge'" in debug.stderr
 
 
+def untrained_teacher(folder) -> str:
+    "A teacher's state dict for the digits, given with --teacher: these runs need one to distil from, not a good one."
+    import torch
+    from lwm_nb.models import teacher
+    torch.save(teacher(10).state_dict(), folder / "teacher.pt")
+    return str(folder / "teacher.pt")
+
+
 def test_a_loss_that_becomes_nan_fails_the_run_with_status_1_and_one_line(small_digits, tmp_path):
     profile = tmp_path / "diverges.json"   # an absurd learning rate for the students: after one step their loss is not finite
     profile.write_text(json.dumps({"student_lr": [1e30, 1e31], "student_epochs": 2, "seeds": 1, "teacher_epochs": 1, "students_per_class": 5,
                                    "min_steps": 0, "teacher_min_steps": 0, "sweep": [64]}))
-    result = lwm("run", "--data", small_digits, "--profile", profile, "--out", tmp_path / "out")
+    result = lwm("run", "--data", small_digits, "--profile", profile, "--out", tmp_path / "out", "--teacher", untrained_teacher(tmp_path))
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
     assert len(errors(result.stderr)) == 1 and "The training loss became" in errors(result.stderr)[0]
     assert "Try a lower learning rate" in errors(result.stderr)[0] and result.stdout == ""
@@ -53,7 +61,8 @@ def test_a_loss_that_becomes_nan_fails_the_run_with_status_1_and_one_line(small_
 def test_ctrl_c_stops_the_run_with_status_130_and_says_how_to_resume(small_digits, tiny_profile, tmp_path):
     out = tmp_path / "out"
     # in a session of its own, with Ctrl-C's default action (a shell runs background jobs with it ignored)
-    proc = subprocess.Popen(["lwm", "run", "--data", str(small_digits), "--profile", str(tiny_profile), "--out", str(out)],
+    proc = subprocess.Popen(["lwm", "run", "--data", str(small_digits), "--profile", str(tiny_profile), "--out", str(out),
+                             "--teacher", untrained_teacher(tmp_path)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
