@@ -14,7 +14,7 @@ import pandas as pd
 from .files import save_figure, write_json
 from .evaluate import measured_on, plot_speed_and_size
 from .export import plot_deployment, what_to_ship
-from .models import REFERENCE_CONV5_PARAMS
+from .models import REFERENCE_CONV5_PARAMS, STUDENT_ARCH
 from .methods import METHODS, shipped_name, timing_name
 from .pruning_report import format_score, plot_pruning_tradeoff, pruning_markdown, pruning_table
 from .train import History
@@ -242,7 +242,7 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
              f"{s['min_steps']} steps), {s['retrain_epochs']} epochs of retraining after each pruning step, "
              f"KD weight {s['alpha']}, constant T {s['constant_temperature']}, falling T {s['start_temperature']} → {s['end_temperature']}. "
              f"Every model is selected on validation macro-F1 and scored on test; students: mean ± std over {n} seed(s).", ""]
-    if "teacher_given" in report or s.get("student_arch", "shufflenet_v2_x0_5") != "shufflenet_v2_x0_5":
+    if "teacher_given" in report or s.get("student_arch", STUDENT_ARCH) != STUDENT_ARCH:
         lines[-1:] = [f"Teacher: {s['teacher_arch']}" + (f", trained elsewhere (`{report['teacher_given']}`): not trained in this run, only scored"
                                                           if "teacher_given" in report else "") + f". Student: {s['student_arch']}.", ""]
     if d.get("transfer"):
