@@ -28,8 +28,8 @@ from .digits import DIGIT_NAMES, default_digits_dir, make_digits  # noqa: F401  
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'IMAGE_SUFFIXES', 'UNLABELLED', 'train_transforms', 'eval_transforms',
            'denormalize', 'to_rgb', 'read_rgb', 'is_readable_image', 'class_key', 'ImageSplit', 'Splits', 'load_splits',
            'per_class_subset', 'per_class_rest', 'image_files', 'unlabelled_folder', 'unlabelled_split', 'class_counts',
-           'SeededSampler', 'MemoizedSplit', 'Loaders', 'make_loaders', 'MixUpCollate', 'show_samples',
-           'show_augmentations']
+           'SeededSampler', 'MemoizedSplit', 'seeded_uniforms', 'augment_batch', 'DecodedSplit', 'decode_once',
+           'Loaders', 'make_loaders', 'MixUpCollate', 'show_samples', 'show_augmentations']
 
 # %% ../nbs/01_data.ipynb #5a008d93
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -114,6 +114,10 @@ class ImageSplit(Dataset):
     def subset(self, indices) -> "ImageSplit":
         "A new split of the samples at `indices`, with the same classes and transform."
         return ImageSplit([self.samples[i] for i in indices], self.classes, self.transform, self.name)
+
+    def with_samples(self, samples: list, name: str) -> "ImageSplit":
+        "A split of the same kind over other `samples` (a transfer set from the left-out images, with their labels replaced)."
+        return ImageSplit(samples, self.classes, self.transform, name)
 
     def __repr__(self):
         return f"ImageSplit({self.name!r}, {len(self)} images, {len(set(self.targets))} classes)"
@@ -321,6 +325,88 @@ class MemoizedSplit(Dataset):
 
     def __repr__(self): return f"MemoizedSplit({self.split!r}, {len(self._items)} kept)"
 
+# %% ../nbs/01_data.ipynb #4f8627aa
+_GOLDEN, _MIX1, _MIX2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
+
+def seeded_uniforms(seeds, # one non-negative integer seed a sample (the sampler's augmentation seeds)
+                    k: int, # numbers each sample needs
+                   ) -> torch.Tensor:
+    "`[len(seeds), k]` numbers in [0, 1), each row a pure function of its seed (SplitMix64): the same on every machine and in any batch."
+    z = np.asarray(seeds, dtype=np.uint64)[:, None] + _GOLDEN * np.arange(1, k + 1, dtype=np.uint64)
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z ^= z >> np.uint64(31)
+    return torch.from_numpy((z >> np.uint64(11)).astype(np.float64) / 2.0**53).float()
+
+_GRAY = torch.tensor([0.2989, 0.587, 0.114]).view(1, 3, 1, 1)  # torchvision's rgb_to_grayscale weights
+
+def augment_batch(images: torch.Tensor, # uint8 `[B, 3, H, W]`, already at the training size
+                  seeds, # one augmentation seed an image
+                  flip: float = 0.5, # chance of a horizontal flip
+                  jitter: float = 0.1, # brightness and contrast factors are drawn from 1 ± jitter
+                 ) -> torch.Tensor:
+    "The recipe's training augmentation on a whole batch: flip, brightness, contrast (as torchvision's `ColorJitter` computes them on float images), ImageNet normalisation; float32 `[B, 3, H, W]`."
+    u = seeded_uniforms(seeds, 3)
+    x = images.float().div_(255)
+    flipped = u[:, 0] < flip
+    x[flipped] = x[flipped].flip(-1)
+    brightness, contrast = (1 + jitter * (2 * u[:, 1:] - 1)).T.reshape(2, -1, 1, 1, 1)
+    x = (x * brightness).clamp_(0, 1)
+    mean = (x * _GRAY).sum(1, keepdim=True).mean((2, 3), keepdim=True)
+    x = (contrast * x + (1 - contrast) * mean).clamp_(0, 1)
+    return x.sub_(torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)).div_(torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+
+# %% ../nbs/01_data.ipynb #fc559ed3
+class DecodedSplit(Dataset):
+    "A training split whose images are decoded and resized once, kept as 8-bit tensors shared with its subsets, and augmented a batch at a time (`augment_batch`)."
+    def __init__(self, samples: list[tuple[Path, int]], classes: list[str], size: int, name: str = "",
+                 pixels: dict | None = None, # path -> uint8 [3, size, size]; shared with the splits made from this one
+                ):
+        self.samples, self.classes, self.size, self.name = list(samples), list(classes), size, name
+        self.pixels = {} if pixels is None else pixels
+
+    @classmethod
+    def of(cls, split: ImageSplit, size: int, pixels: dict | None = None) -> "DecodedSplit":
+        "`split`'s images, decoded at `size` on first use."
+        return cls(split.samples, split.classes, size, split.name, pixels)
+
+    def __len__(self): return len(self.samples)
+
+    @property
+    def targets(self) -> list[int]: return [label for _, label in self.samples]
+
+    def _image(self, idx: int) -> torch.Tensor:
+        path = self.samples[idx][0]
+        if path not in self.pixels:  # resized as `eval_transforms` resizes, once
+            self.pixels[path] = v2.functional.pil_to_tensor(v2.functional.resize(read_rgb(path), [self.size] * 2, antialias=True))
+        return self.pixels[path]
+
+    def __getitems__(self, keys: list) -> list:
+        "A batch (what a `DataLoader` asks for): `(index, seed)` keys as `SeededSampler` yields them; a bare index draws its seed from torch's generator."
+        keys = [k if isinstance(k, tuple) else (k, int(torch.randint(0, 2**62, ()))) for k in keys]
+        x = augment_batch(torch.stack([self._image(i) for i, _ in keys]), [s for _, s in keys])
+        return [(x[j], self.samples[i][1]) for j, (i, _) in enumerate(keys)]
+
+    def __getitem__(self, key): return self.__getitems__([key])[0]
+
+    def subset(self, indices) -> "DecodedSplit":
+        return DecodedSplit([self.samples[i] for i in indices], self.classes, self.size, self.name, self.pixels)
+
+    def with_samples(self, samples: list, name: str) -> "DecodedSplit":
+        return DecodedSplit(samples, self.classes, self.size, name, self.pixels)
+
+    def __repr__(self):
+        return f"DecodedSplit({self.name!r}, {len(self)} images at {self.size} px, {len(self.pixels)} decoded)"
+
+def decode_once(split, # an `ImageSplit` (or a `DecodedSplit`, returned as it is)
+                size: int, # the training size
+                max_bytes: int, # memory the split's 8-bit images may take
+                pixels: dict | None = None, # decoded images shared with other splits (the transfer set)
+               ):
+    "`split` as a `DecodedSplit` where its images fit in `max_bytes`, else as it is (read from disk at every epoch)."
+    if not isinstance(split, ImageSplit) or len(split) * 3 * size**2 > max_bytes: return split
+    return DecodedSplit.of(split, size, pixels)
+
 # %% ../nbs/01_data.ipynb #4243f6b3
 @dataclass
 class Loaders:
@@ -350,7 +436,7 @@ def make_loaders(splits: Splits, # from `load_splits` (or `dataclasses.replace` 
     pin = torch.cuda.is_available() if pin_memory is None else pin_memory
     def loader(ds, shuffle, size=None, order_seed=seed, mix=mixup):
         size = size or (batch_size if shuffle else eval_batch_size)
-        drop_last = shuffle and len(ds) % size == 1 and len(ds) > 1
+        drop_last = shuffle and len(ds) > size  # a short last batch is a noisy step (BatchNorm on a few images, one raises)
         return DataLoader(ds, batch_size=size, sampler=SeededSampler(len(ds), order_seed, shuffle),
                           num_workers=workers, pin_memory=pin, drop_last=drop_last, persistent_workers=workers > 0,
                           collate_fn=MixUpCollate(mix, len(splits.classes)) if shuffle and mix else None)

@@ -120,13 +120,13 @@ class _Batches(CalibrationDataReader):
         batch = next(self.batches, None)
         return None if batch is None else {"images": batch}
 
-def calibration_batches(calibration, # a DataLoader of (images, labels), an `ImageSplit`, or an image folder (its train/ split)
+def calibration_batches(calibration, # a DataLoader of (images, labels), a split (`ImageSplit`, `DecodedSplit`), or an image folder (its train/ split)
                         size: int, # the model's input size
                         n_images: int = 256, # images used, the first ones in order
                         batch: int = 32) -> list[np.ndarray]:
     "The first `n_images` calibration images as float32 batches at `size`, as the evaluation transform makes them (no augmentation)."
     if isinstance(calibration, (str, Path)): calibration = load_splits(calibration, size=size).train
-    if isinstance(calibration, ImageSplit):
+    if hasattr(calibration, "samples"):  # a split of image files, decoded once or not: read as evaluation reads them
         split = ImageSplit(calibration.samples[:n_images], calibration.classes, eval_transforms(size))
         calibration = DataLoader(split, batch_size=batch)
     out, seen = [], 0

@@ -12,7 +12,7 @@ from .methods import METHODS
 from .models import load_model, mult_adds, student
 from .prune import plot_sparsity, sparsity_table
 from .pruning_report import COMPARED, pruning_comparison
-from .report import effects, summarize, write_report
+from .report import effects, still_learning, summarize, write_report
 from .run_store import Run, student_loaders, student_steps, trained_on, transfer_set
 from .scheduler import available_cores, clock, parallel_steps, run_jobs, step_threads, threads
 from .shipping import deploy_speed, deployed, speed
@@ -108,5 +108,8 @@ def complete(run: Run, # a run whose settings and data were accepted
     report, results = assemble_report(run)
     finish_report(run, report, results)
     for problem in report["teacher_check"]["problems"]: log.warning(problem)
+    for key, p in still_learning(report).items():
+        log.warning(f"{key} had not finished learning: its mean validation macro-F1 rose {p['rise']:+.3f} over its last quarter "
+                    f"(more than {p['limit']:g}); compare it with care, or give it more steps (report.md says how)")
     log.info(f"done in {clock(time.perf_counter() - started)} — {run.out / 'report.md'}")
     return report

@@ -41,6 +41,7 @@ class Profile:
     student_lr_schedule: str = "cyclic"  # 'cyclic' (the recipe) or 'onecycle' (up once, then annealed to ~0)
     mixup: float = 0.0              # MixUp's alpha for the students' training batches (0: none, as in the recipe)
     workers: int = 0                # DataLoader worker processes
+    decoded_mb: int = 1024          # memory for the training images decoded once as 8-bit tensors (`01_data`); past it they are read from disk at every epoch
     speed_size: int = 224           # image size for the speed and size table
     speed_batch: int = 64           # batch of the throughput column of the speed table
     speed_repeats: int = 3          # timed passes of a model in a row in each of 3 rounds (4× as many at batch 1); medians reported
@@ -53,11 +54,11 @@ class Profile:
     transfer_batch: int | None = None  # transfer images added to each KD step; None: batch_size
 
 PROFILES = {
-    "quick": Profile("quick", size=32, batch_size=16, teacher_epochs=8, student_epochs=20, retrain_epochs=5,
+    "quick": Profile("quick", size=32, batch_size=64, teacher_epochs=8, student_epochs=20, retrain_epochs=22,
                      teacher_lr_schedule="onecycle", students_per_class=20, weights=None, seeds=3, alpha=0.9,
                      constant_temperature=2.0, start_temperature=4.0, end_temperature=2.0, sweep=(64, 32),
-                     mixup=0.4, speed_size=224, speed_batch=16, min_steps=250, teacher_min_steps=300, threads=1,
-                     transfer=True),
+                     student_lr_schedule="onecycle", mixup=0.4, speed_size=224, speed_batch=16, min_steps=260,
+                     teacher_min_steps=300, threads=1, transfer=True),
     "recipe": Profile("recipe", size=224, batch_size=64, teacher_epochs=15, student_epochs=30, retrain_epochs=10,
                       teacher_lr_schedule="step", students_per_class=None, weights="imagenet", seeds=1,
                       retrain_lr=(1e-3, 1e-2), workers=min(8, os.cpu_count() or 1)),

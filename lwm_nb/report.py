@@ -20,9 +20,26 @@ from .pruning_report import format_score, plot_pruning_tradeoff, pruning_markdow
 from .train import History
 
 # %% auto #0
-__all__ = ['EFFECTS', 'SPEED_COLUMNS', 'summarize', 'paired', 'verdict', 'effects', 'gap_closed', 'methods_table',
-           'effects_table', 'sweep_table', 'plot_ablation', 'plot_effects', 'plot_curves', 'speed_markdown',
-           'deploy_speed_table', 'deploy_markdown', 'render_markdown', 'write_report', 'readme_table']
+__all__ = ['PLATEAU_RISE', 'EFFECTS', 'SPEED_COLUMNS', 'plateau', 'summarize', 'paired', 'verdict', 'effects', 'gap_closed',
+           'still_learning', 'methods_table', 'effects_table', 'sweep_table', 'plot_ablation', 'plot_effects',
+           'plot_curves', 'speed_markdown', 'deploy_speed_table', 'deploy_markdown', 'render_markdown', 'write_report',
+           'readme_table']
+
+# %% ../nbs/14_report.ipynb #d994defa
+PLATEAU_RISE = 0.01  # a method has finished learning when its curve rises by less than this over its last quarter
+
+def plateau(histories: list[list[dict]], # `fit`'s per-epoch records, one list a seed
+            rise: float = PLATEAU_RISE, # the most the last quarter may rise by
+           ) -> dict | None:
+    "How much the mean validation macro-F1 over the seeds rose across the last quarter of the epochs (a straight line fitted to it), and whether that is less than `rise`; None without curves (a teacher trained elsewhere)."
+    curves = [[r["valid_f1"] for r in h] for h in histories if h]
+    if not curves: return None
+    epochs = min(map(len, curves))
+    mean = np.mean([c[:epochs] for c in curves], axis=0)
+    last = mean[-max(2, math.ceil(epochs / 4)):] if epochs > 1 else mean
+    risen = float(np.polyfit(np.arange(len(last)), last, 1)[0] * (len(last) - 1)) if len(last) > 1 else math.nan
+    return {"rise": risen, "from_epoch": epochs - len(last) + 1, "epochs": epochs, "limit": rise,
+            "finished": bool(risen < rise) if not math.isnan(risen) else None}
 
 # %% ../nbs/14_report.ipynb #e411d0ea
 def _mean_std(values):
@@ -30,13 +47,14 @@ def _mean_std(values):
     return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
 
 def summarize(results: dict[str, list[dict]]) -> dict:
-    "`{method: [record per seed]}` -> `{method: {f1, f1_std, f1_per_seed, accuracy, params, seeds}}`."
+    "`{method: [record per seed]}` -> `{method: {f1, f1_std, f1_per_seed, accuracy, params, seeds, plateau}}`."
     out = {}
     for method, records in results.items():
         f1, f1_std = _mean_std([r["f1"] for r in records])
         acc, acc_std = _mean_std([r["accuracy"] for r in records])
         out[method] = {"f1": f1, "f1_std": f1_std, "f1_per_seed": [r["f1"] for r in records],
-                       "accuracy": acc, "accuracy_std": acc_std, "params": records[0]["params"], "seeds": len(records)}
+                       "accuracy": acc, "accuracy_std": acc_std, "params": records[0]["params"], "seeds": len(records),
+                       "plateau": plateau([r.get("history", []) for r in records])}
     return out
 
 # %% ../nbs/14_report.ipynb #c17d74ab
@@ -97,6 +115,15 @@ def gap_closed(methods: dict, key: str = "kd_decreasing_t") -> float:
     return (methods[key]["f1"] - methods["student"]["f1"]) / (methods["teacher"]["f1"] - methods["student"]["f1"])
 
 # %% ../nbs/14_report.ipynb #88bfa168
+def _rise(plateau_: dict | None) -> str:
+    "A method's rise over its last quarter, as a table shows it: '+0.004', '+0.031 ⚠ still learning', or '' without a curve."
+    if not plateau_ or plateau_["finished"] is None: return ""
+    return f"{plateau_['rise']:+.3f}" + ("" if plateau_["finished"] else " ⚠ still learning")
+
+def still_learning(report: dict) -> dict[str, dict]:
+    "The methods of a report that had not finished learning (`plateau`), by key, with their plateau records."
+    return {k: v["plateau"] for k, v in report["methods"].items() if (v.get("plateau") or {}).get("finished") is False}
+
 def methods_table(report: dict):
     "The method ablation as a DataFrame (one row a method, in the recipe's order); KD rows are marked when the teacher check failed."
     settings, weak = report.get("settings"), not report.get("teacher_check", {}).get("ok", True)
@@ -105,6 +132,7 @@ def methods_table(report: dict):
     rows = [{"method": name(k), "key": k, "trained on": trained_on.get(k, ""), "test macro-F1": format_score(v["f1"], v["f1_std"], v["seeds"]),
              "per seed": ", ".join(f"{f:.3f}" for f in v["f1_per_seed"]) if v["seeds"] > 1 else "",
              "f1": v["f1"], "f1_std": v["f1_std"], "params": v["params"], "seeds": v["seeds"],
+             "rise, last quarter": _rise(v.get("plateau")),
              "reference F1 (BIRDS-525)": f"{METHODS[k].reference[0]:.3f}" if METHODS[k].reference else "",
              "reference params": f"{METHODS[k].reference[1]:,}" if METHODS[k].reference else ""}
             for k, v in report["methods"].items()]
@@ -252,12 +280,23 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
                       + f", a batch of {s.get('transfer_batch') or s['batch_size']} of them added to each step, the KD term alone "
                       f"on them. Every student takes the same {d['student_steps']:,} optimizer steps, with or without a teacher "
                       "or a transfer set; the 'trained on' column says what each row saw.", ""]
+    learning = still_learning(report)
+    if learning:
+        lines += ["## ⚠ Still learning", "",
+                  *[f"- {METHODS[k].title(s)}: its mean validation macro-F1 rose {v['rise']:+.3f} over its last quarter "
+                    f"(epochs {v['from_epoch']}–{v['epochs']}), more than {v['limit']:g}." for k, v in learning.items()], "",
+                  "A comparison with a method that had not finished says how far it got, not what it can do. Give it more "
+                  "optimizer steps in a profile file: `min_steps` for the students, `teacher_min_steps` for the teacher, "
+                  "`retrain_epochs` for the pruned students and their control.", ""]
     if not check["ok"]:
         lines += ["## ⚠ Teacher check failed", "", *[f"- {p[0].upper()}{p[1:]}" for p in check["problems"]],
                   "", "The KD rows below are marked: their numbers say what distilling from *this* teacher gave.", ""]
     lines += ["## Methods", "",
-              methods[["trained on", "test macro-F1", "per seed", "params", "reference F1 (BIRDS-525)", "reference params"]]
+              methods[["trained on", "test macro-F1", "per seed", "params", "rise, last quarter", "reference F1 (BIRDS-525)", "reference params"]]
                   .rename(columns={"params": "non-zero parameters"}).to_markdown(intfmt=","), "",
+              ("Every method had finished learning before it was compared: " if not learning else "Finished learning? ")
+              + f"the 'rise, last quarter' column is how much the straight line through a method's mean validation macro-F1 "
+              f"(over the seeds) rose across the last quarter of its epochs; below {PLATEAU_RISE:g}, it had finished.", "",
               *([f"KD with falling T closes {100 * gap_closed(report['methods']):.0f} % of the gap between the student alone and "
                  f"the teacher (mean test macro-F1; the recipe's: 73 %)."
                  + (f" On the labelled images only it closes {100 * gap_closed(report['methods'], 'kd_labelled'):.0f} %."

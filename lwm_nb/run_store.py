@@ -10,7 +10,7 @@ from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 
 from .digits import default_digits_dir, make_digits
-from .data import (UNLABELLED, ImageSplit, load_splits, make_loaders, per_class_rest,
+from .data import (UNLABELLED, decode_once, load_splits, make_loaders, per_class_rest,
                          per_class_subset, unlabelled_folder, unlabelled_split)
 from .distributed import distributed, init_distributed
 from .evaluate import evaluate
@@ -70,6 +70,7 @@ class Run:
         self.embedded = data is None
         self.splits = load_splits(self.data_root, size=self.profile.size)  # bad data fails before the folder is claimed
         self.unlabelled_split = unlabelled_split(self.unlabelled, self.splits.classes, self.profile.size) if self.unlabelled else None
+        self._decode_once()
         self.teacher_file = Path(teacher).expanduser().resolve() if teacher is not None else None
         if self.teacher_file is not None:  # a teacher of other classes is refused before anything trains; the run names the architecture it holds
             given = read_teacher(self.teacher_file, self.splits.classes, self.profile.teacher_arch)
@@ -79,6 +80,12 @@ class Run:
         self.n_classes = len(self.splits.classes)
         self.full = make_loaders(self.splits, self.profile.batch_size, self.profile.workers, seed=0)
         self.loaded = {}  # models this process loaded once (the teacher, behind its cache)
+
+    def _decode_once(self):
+        "The training images (with the unlabelled folder's, which join them in the transfer set) decoded once and augmented a batch at a time, where they fit in `decoded_mb` (`01_data`)."
+        p = self.profile
+        images = len(self.splits.train) + (len(self.unlabelled_split) if self.unlabelled_split is not None else 0)
+        self.splits = replace(self.splits, train=decode_once(self.splits.train, p.size, p.decoded_mb * 2**20 * len(self.splits.train) // images))
 
     def _claim_folder(self) -> dict:
         settings = {"profile": json.loads(json.dumps(asdict(self.profile))), "data": str(self.data_root.resolve()),
@@ -123,13 +130,13 @@ class Run:
         return [self.result(METHODS[key].result(s)) for s in (range(1) if key == "teacher" else range(self.profile.seeds))]
 
 # %% ../nbs/16_run_store.ipynb #7264df01
-def transfer_set(run: Run, seed: int) -> ImageSplit | None:
+def transfer_set(run: Run, seed: int):
     "The KD students' images without labels for `seed`: the training images beyond its labelled share (where the profile says so) and the `unlabelled` folder's; None without either."
     p = run.profile
     rest = per_class_rest(run.splits.train, p.students_per_class, seed).samples if p.transfer else []
     extra = run.unlabelled_split.samples if run.unlabelled_split is not None else []
     if not rest and not extra: return None
-    return ImageSplit([(f, UNLABELLED) for f, _ in rest] + extra, run.splits.classes, run.splits.train.transform, "transfer")
+    return run.splits.train.with_samples([(f, UNLABELLED) for f, _ in rest] + extra, "transfer")  # decoded once where the training images are
 
 def student_loaders(run: Run, seed: int, transfer: bool = True):
     "Loaders whose training split is the students' share for `seed` (valid and test are whole), with the transfer set unless `transfer` is False."

@@ -64,7 +64,7 @@ def jobs(run: Run) -> list[Job]:
     seeds = range(p.seeds)
     steps, retrain = student_steps(run), student_steps(run, retrain=True)
     loaders = student_loaders(run, 0)
-    # the teacher's forward pass doubles a KD step; transfer images add to both; a seed's second KD run reads the cache
+    # the teacher's forward pass doubles a KD step; transfer images add to both; a seed's later KD steps read its answers
     share = loaders.transfer.batch_size / loaders.train.batch_size if loaders.transfer is not None else 0.0
     kd_first, kd_cached = 1.8 + 0.5 * share, 1.0 + 0.35 * share
     teacher_steps = len(run.full.train) * epochs_for(p.teacher_epochs, p.teacher_min_steps, len(run.full.train))
@@ -72,14 +72,15 @@ def jobs(run: Run) -> list[Job]:
     out += [Job("distil", s, tuple(METHODS[k].result(s) for k in ("kd", "kd_decreasing_t", "kd_labelled")),
                 (kd_first + kd_cached + 0.9) * steps, ("teacher",)) for s in seeds]
     # the other widths before the pruning of the seeds: long jobs first, so that short ones fill the end
-    out += [Job("width", w, (f"conv5_{w}/seed0",), kd_first * steps * (1.5 if w >= 512 else 1), ("teacher",))
+    # after seed 0's KD runs: the teacher's answers to seed 0's batches are in the run folder by then
+    out += [Job("width", w, (f"conv5_{w}/seed0",), kd_cached * steps * (1.5 if w >= 512 else 1), (METHODS["kd_decreasing_t"].result(0),))
             for w in p.sweep if w != p.conv5 and "conv5_sweep" not in run.skipped]
     for s in seeds:
         distilled = (METHODS["kd_decreasing_t"].result(s),)
-        out += [Job("prune", s, tuple(m.result(s) for m in pruned("weights")), 2 * kd_first * retrain, distilled),
-                *([Job("channels", s, tuple(m.result(s) for m in pruned("channels")), 2 * kd_first * retrain, distilled)]
+        out += [Job("prune", s, tuple(m.result(s) for m in pruned("weights")), 2 * kd_cached * retrain, distilled),
+                *([Job("channels", s, tuple(m.result(s) for m in pruned("channels")), 2 * kd_cached * retrain, distilled)]
                   if not any(m.key in run.skipped for m in pruned("channels")) else []),
-                Job("control", s, (METHODS["kd_retrained_50"].result(s), METHODS["kd_retrained"].result(s)), 2 * kd_first * retrain, distilled),
+                Job("control", s, (METHODS["kd_retrained_50"].result(s), METHODS["kd_retrained"].result(s)), 2 * kd_cached * retrain, distilled),
                 *([Job("deploy", s, tuple(f"{k}/seed{s}" for k in SHIPPED), 250,
                        tuple(dict.fromkeys(METHODS[x.source].result(s) for x in SHIPPED.values())))] if p.deploy else [])]
     # the students alone need nothing: they keep a core busy while the teacher trains, and fill gaps at the end

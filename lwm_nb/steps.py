@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -24,8 +25,8 @@ from .temperature import linear
 log = logging.getLogger("lwm_nb")
 
 # %% auto #0
-__all__ = ['log', 'teacher_step', 'teacher_cache_bytes', 'caches_teacher', 'kd_teacher', 'student_step', 'pruning_steps',
-           'control_step', 'teacher_check']
+__all__ = ['log', 'teacher_step', 'teacher_cache_bytes', 'caches_teacher', 'teacher_answers_file', 'kd_teacher',
+           'keep_teacher_answers', 'student_step', 'pruning_steps', 'control_step', 'teacher_check']
 
 # %% ../nbs/17_steps.ipynb #40ac9738
 def teacher_step(run: Run) -> dict:
@@ -69,12 +70,24 @@ def caches_teacher(run: Run) -> bool:
     # on a GPU, more than the teacher's forward pass it would save
     return run.device.type == "cpu" and teacher_cache_bytes(run) <= run.profile.teacher_cache_mb * 2**20
 
-def kd_teacher(run: Run):
-    "The trained teacher on the run's device, loaded once a process — behind a `TeacherCache` where `caches_teacher` says so."
-    if "teacher" not in run.loaded:
-        model = load_model(run.model_file("teacher")).to(run.device).eval()
-        run.loaded["teacher"] = TeacherCache(model, teacher_cache_bytes(run)) if caches_teacher(run) else model
-    return run.loaded["teacher"]
+def teacher_answers_file(run: Run, seed: int) -> Path:
+    "Where a run keeps the teacher's answers to seed `seed`'s batches (`TeacherCache.save`)."
+    return run.out / "teacher_answers" / f"seed{seed}.pt"
+
+def kd_teacher(run: Run, seed: int):
+    "The trained teacher on the run's device, loaded once a process — behind a `TeacherCache` of seed `seed`'s answers, read from the run folder, where `caches_teacher` says so."
+    if "teacher" not in run.loaded: run.loaded["teacher"] = load_model(run.model_file("teacher")).to(run.device).eval()
+    if not caches_teacher(run): return run.loaded["teacher"]
+    if run.loaded.get("answers") is None or run.loaded["answers"][0] != seed:  # one seed's answers in memory; the others are on disk
+        run.loaded["answers"] = (seed, TeacherCache(run.loaded["teacher"], teacher_cache_bytes(run)))
+    cache = run.loaded["answers"][1]
+    cache.load(teacher_answers_file(run, seed))  # with what other processes have saved since
+    return cache
+
+def keep_teacher_answers(run: Run, seed: int):
+    "Save the teacher's new answers to seed `seed`'s batches into the run folder, for the seed's KD steps in other processes."
+    seed_, cache = run.loaded.get("answers") or (None, None)
+    if seed_ == seed and cache.unsaved and run.rank == 0: cache.save(teacher_answers_file(run, seed))
 
 # %% ../nbs/17_steps.ipynb #c8c11ced
 def student_step(run: Run, name: str, # the step's result name ('kd/seed0', 'conv5_32/seed0')
@@ -94,14 +107,15 @@ def student_step(run: Run, name: str, # the step's result name ('kd/seed0', 'con
              + (f", KD with {temperature!r}" if temperature is not None else ", no teacher"))
     torch.manual_seed(seed)
     model = student(run.n_classes, conv5=conv5, weights=p.weights, verbose=False, arch=p.student_arch)
-    kd = dict(teacher=kd_teacher(run), alpha=p.alpha, temperature=temperature) if temperature is not None else {}
+    kd = dict(teacher=kd_teacher(run, seed), alpha=p.alpha, temperature=temperature) if temperature is not None else {}
     result = train(run, model, loaders, epochs, run.out / name, seed, lr_schedule=lr_schedule(p.student_lr_schedule, p.student_lr), **kd)
+    keep_teacher_answers(run, seed)
     return record(run, name, result, run.out / name, {"conv5": conv5} if conv5 else {})
 
 # %% ../nbs/17_steps.ipynb #27e83cb4
-def _retrain_kwargs(run: Run) -> dict:
+def _retrain_kwargs(run: Run, seed: int) -> dict:
     p = run.profile
-    return dict(teacher=kd_teacher(run), alpha=p.alpha, temperature=linear(p.start_temperature, p.end_temperature),
+    return dict(teacher=kd_teacher(run, seed), alpha=p.alpha, temperature=linear(p.start_temperature, p.end_temperature),
                 lr_schedule=lr_schedule(p.student_lr_schedule, p.retrain_lr))
 
 def pruning_steps(run: Run, seed: int, what: str = "weights") -> dict:
@@ -113,7 +127,8 @@ def pruning_steps(run: Run, seed: int, what: str = "weights") -> dict:
     log.info(f"pruning seed {seed}: {' then '.join(f'{a:.0%}' for a in names)} of the {what}, {run.profile.retrain_epochs} epochs of KD retraining after each")
     model = load_model(run.model_file(methods[0].source, seed))
     results = prune_and_retrain(model, student_loaders(run, seed), tuple(names), run.profile.retrain_epochs, out=folders, method=what,
-                                seed=seed, device=run.device, progress=run.progress, **_retrain_kwargs(run))
+                                seed=seed, device=run.device, progress=run.progress, **_retrain_kwargs(run, seed))
+    keep_teacher_answers(run, seed)
     return {a: run.result(names[a]) or record(run, names[a], r, folders[a]) for a, r in results.items()}
 
 def control_step(run: Run, seed: int) -> dict:
@@ -124,7 +139,8 @@ def control_step(run: Run, seed: int) -> dict:
     model, loaders = load_model(run.model_file(first.source, seed)), student_loaders(run, seed)
     for stage in (first, second):
         folder = run.model_file(stage.key, seed).parent
-        result = train(run, model, loaders, run.profile.retrain_epochs, folder, seed, **_retrain_kwargs(run))
+        result = train(run, model, loaders, run.profile.retrain_epochs, folder, seed, **_retrain_kwargs(run, seed))
+        keep_teacher_answers(run, seed)
         stored = run.result(stage.result(seed)) or record(run, stage.result(seed), result, folder)
         model = result.model
     return stored

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .files import tensor_digest
+from .files import atomic_save, tensor_digest
 
 # %% auto #0
 __all__ = ['TeacherCache']
@@ -22,7 +22,7 @@ class TeacherCache(nn.Module):
                 ):
         super().__init__()
         self.teacher, self.max_bytes = teacher, max_bytes
-        self.stored_bytes = self.hits = self.misses = 0
+        self.stored_bytes = self.hits = self.misses = self.unsaved = 0
         self._logits, self._weights_state, self._tensors = {}, None, None
 
     def _apply(self, fn, *args, **kwargs):  # .to(), .cuda(), .half() may replace the teacher's tensors
@@ -53,8 +53,27 @@ class TeacherCache(nn.Module):
         size = logits.numel() * logits.element_size()
         if self.stored_bytes + size <= self.max_bytes:
             self._logits[key] = logits.detach().to("cpu", copy=True)
-            self.stored_bytes += size
+            self.stored_bytes += size; self.unsaved += 1
         return logits
+
+    def load(self, path) -> int:
+        "Take the answers stored at `path` by `save` (none where there is no file), as answers of this teacher's present weights; returns how many batches it read."
+        state = self._weights_now()
+        if state != self._weights_state: self._logits.clear(); self.stored_bytes, self._weights_state = 0, state
+        try: stored = torch.load(path, weights_only=True)
+        except FileNotFoundError: return 0
+        read = 0
+        for key, logits in zip(stored["keys"], stored["logits"]):
+            size = logits.numel() * logits.element_size()
+            if key in self._logits or self.stored_bytes + size > self.max_bytes: continue
+            self._logits[key] = logits; self.stored_bytes += size; read += 1
+        return read
+
+    def save(self, path):
+        "Write every stored answer to `path`, with those another process saved there since this one read it; whole or not at all."
+        self.load(path)
+        atomic_save({"keys": list(self._logits), "logits": list(self._logits.values())}, path)
+        self.unsaved = 0
 
     def __repr__(self):
         return (f"TeacherCache({type(self.teacher).__name__}, {len(self._logits)} batches, "
