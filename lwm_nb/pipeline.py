@@ -106,6 +106,8 @@ def complete(run: Run, # a run whose settings and data were accepted
     run_jobs(run, started)
     if run.rank != 0: return None  # under torchrun, process 0 measures and writes the report
     report, results = assemble_report(run)
+    # this process's time, the report included: a resumed run counts from its resumption; the CPU it ran on is the report's `cpu`
+    report["wall_clock_s"] = round(time.perf_counter() - started, 1)
     finish_report(run, report, results)
     for problem in report["teacher_check"]["problems"]: log.warning(problem)
     for key, p in still_learning(report).items():

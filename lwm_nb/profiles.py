@@ -57,7 +57,7 @@ PROFILES = {
     "quick": Profile("quick", size=32, batch_size=64, teacher_epochs=8, student_epochs=20, retrain_epochs=22,
                      teacher_lr_schedule="onecycle", students_per_class=20, weights=None, seeds=3, alpha=0.9,
                      constant_temperature=2.0, start_temperature=4.0, end_temperature=2.0, sweep=(64, 32),
-                     student_lr_schedule="onecycle", mixup=0.4, speed_size=224, speed_batch=16, min_steps=260,
+                     student_lr_schedule="onecycle", mixup=0.4, speed_size=224, speed_batch=16, min_steps=330,
                      teacher_min_steps=300, threads=1, transfer=True),
     "recipe": Profile("recipe", size=224, batch_size=64, teacher_epochs=15, student_epochs=30, retrain_epochs=10,
                       teacher_lr_schedule="step", students_per_class=None, weights="imagenet", seeds=1,

@@ -43,7 +43,7 @@ def pytest_unconfigure(config):
 def report_without_timings(out: Path) -> dict:
     "A run's report.json without what wall-clock measurements decide: two runs of the same settings must agree on the rest."
     report = json.loads((Path(out) / "report.json").read_text())
-    for timed in ("speed_and_size", "deploy_speed", "cpu"): report.pop(timed, None)  # the CPU record holds the thread count; a run that does not ship has no deploy_speed
+    for timed in ("speed_and_size", "deploy_speed", "cpu", "wall_clock_s"): report.pop(timed, None)  # the CPU record holds the thread count; a run that does not ship has no deploy_speed
     if "pruning" in report:
         for key in ("threads", "cpu"): report["pruning"].pop(key)
         for row in report["pruning"]["rows"].values():

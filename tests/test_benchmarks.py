@@ -55,3 +55,33 @@ def test_the_deploy_benchmark_names_the_cpu_times_every_int8_scheme_and_says_wha
     assert "PyTorch kernels" in first and "thread" in first
     for scheme in ("u8s8-7bit", "u8u8", "u8s8"): assert f"ONNX Runtime INT8 {scheme}" in done.stdout
     assert re.search(r"On this CPU \(.*\), INT8 runs at [0-9.]+× the speed of fp32 .*: ship ", done.stdout)
+
+
+def test_the_step_cost_benchmark_prints_every_step_kind_against_its_floor_and_where_the_minutes_go(tmp_path):
+    done = run("step_cost.py", "--repeats", 2, tmp_path=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "thread" in out.splitlines()[0]
+    kinds = ("student, cross-entropy", "student, KD, teacher live", "student, KD, cached teacher",
+             "student, KD labelled only, cached", "teacher, cross-entropy")
+    totals = {}
+    for kind in kinds:
+        row = re.search(r"^\s+" + re.escape(kind) + r"\s+(.+)$", out, re.MULTILINE)
+        assert row, f"no row for {kind!r}:\n{out}"
+        data, teacher_part, forward, backward, optimizer, total, floor, ratio = row.group(1).split()
+        assert (teacher_part == "-") == (kind in ("student, cross-entropy", "teacher, cross-entropy"))
+        parts = [float(v) for v in (data, forward, backward, optimizer)] + ([] if teacher_part == "-" else [float(teacher_part)])
+        # a step's total is the sum of its parts, and its ratio is its total over its floor's (to their rounding)
+        assert float(total) == pytest.approx(sum(parts), abs=0.03)
+        assert float(ratio) == pytest.approx(float(total) / float(floor), rel=0.05)
+        totals[kind] = float(total)
+    minutes = out[out.index("where each minute"):]
+    rows = re.findall(r"^\s+(.+?)\s+(\d+) steps ×\s+([0-9.]+) ms =\s+([0-9.]+) CPU-s", minutes, re.MULTILINE)
+    assert len(rows) >= 9 and {float(ms) for *_, ms, _ in rows} <= set(totals.values())
+    for _, steps, ms, seconds in rows: assert float(seconds) == pytest.approx(int(steps) * float(ms) / 1000, rel=0.01, abs=0.06)
+    total = number(minutes, "total")
+    assert sum(float(seconds) for *_, seconds in rows) == pytest.approx(total, rel=0.01)
+    side_by_side = re.search(r"on (\d+) steps? side by side \(parallel_steps\): ([0-9.]+) s", minutes)
+    assert float(side_by_side.group(2)) == pytest.approx(total / int(side_by_side.group(1)), abs=0.6)
+    assert "training time alone" in minutes and "come on top" in minutes
+    assert re.search(r"^most costly: ", out, re.MULTILINE)
