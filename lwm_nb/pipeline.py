@@ -81,8 +81,10 @@ def finish_report(run: Run, report: dict, results: dict) -> dict:
     plot_confusion(best_test, run.splits.classes, path=run.out / "confusion.png")
     pruned = load_model(run.model_file("pruned_60", 0))
     plot_sparsity(pruned, "student pruned to 60 % (seed 0)", run.out / "sparsity.png")
-    return write_report(report, run.out, {k: v[0]["history"] for k, v in results.items()},
-                        confused_pairs(best_test, run.splits.classes, top=10), sparsity_table(pruned))
+    # in report.json too, so that report.md renders from it alone
+    report["confused_pairs"] = confused_pairs(best_test, run.splits.classes, top=10).to_dict("records")
+    report["sparsity"] = sparsity_table(pruned).reset_index().to_dict("records")
+    return write_report(report, run.out, {k: v[0]["history"] for k, v in results.items()})
 
 def run_pipeline(data=None, # an image folder (train/ valid/ test/ <class>/); None: the embedded digits
                  out="lwm_run", # the run folder: resumed if it holds a run with the same settings

@@ -26,7 +26,7 @@ __all__ = ['PLATEAU_RISE', 'EFFECTS', 'SPEED_COLUMNS', 'plateau', 'summarize', '
            'readme_table']
 
 # %% ../nbs/14_report.ipynb #d994defa
-PLATEAU_RISE = 0.01  # a method has finished learning when its curve rises by less than this over its last quarter
+PLATEAU_RISE = 0.02  # a method has finished learning when its curve rises by less than this over its last quarter
 
 def plateau(histories: list[list[dict]], # `fit`'s per-epoch records, one list a seed
             rise: float = PLATEAU_RISE, # the most the last quarter may rise by
@@ -252,10 +252,12 @@ def _grouped(skipped: dict[str, str]) -> list[tuple[str, list[str]]]:
     return [(why, [k for k, w in skipped.items() if w == why]) for why in dict.fromkeys(skipped.values())]
 
 def render_markdown(report: dict, # a run's report, as `write_report` stores it in report.json
-                    pairs: pd.DataFrame | None = None, # the distilled student's most confused class pairs (seed 0, test)
-                    layers: pd.DataFrame | None = None, # the 60 %-pruned student's sparsity per layer (seed 0)
+                    pairs: pd.DataFrame | None = None, # the distilled student's most confused class pairs (seed 0, test); None: the report's own
+                    layers: pd.DataFrame | None = None, # the 60 %-pruned student's sparsity per layer (seed 0); None: the report's own
                    ) -> str:
-    "The human-readable report of a run."
+    "The human-readable report of a run: what `report.md` holds, from `report.json` alone."
+    if pairs is None and "confused_pairs" in report: pairs = pd.DataFrame(report["confused_pairs"], columns=["true", "predicted", "count", "share_of_true"])
+    if layers is None and "sparsity" in report: layers = pd.DataFrame(report["sparsity"]).set_index("layer")
     d, s = report["data"], report["settings"]
     n = report["seeds"]
     methods, sweep, effect_rows = methods_table(report), sweep_table(report), effects_table(report)

@@ -64,13 +64,14 @@ def jobs(run: Run) -> list[Job]:
     seeds = range(p.seeds)
     steps, retrain = student_steps(run), student_steps(run, retrain=True)
     loaders = student_loaders(run, 0)
-    # the teacher's forward pass doubles a KD step; transfer images add to both; a seed's later KD steps read its answers
+    # step costs against a student-alone step, as benchmarks/step_cost.py measures them (one thread, 32 px, batch 64 + 64):
+    # the teacher's live answers are most of a seed's first KD step; its later KD steps read them
     share = loaders.transfer.batch_size / loaders.train.batch_size if loaders.transfer is not None else 0.0
-    kd_first, kd_cached = 1.8 + 0.5 * share, 1.0 + 0.35 * share
+    kd_first, kd_cached, kd_labelled = 1.2 + 4.2 * share, 1.15 + 0.5 * share, 1.15
     teacher_steps = len(run.full.train) * epochs_for(p.teacher_epochs, p.teacher_min_steps, len(run.full.train))
-    out = [Job("teacher", None, ("teacher",), 2.9 * teacher_steps if run.teacher_file is None else 1)]  # a given teacher is only scored
+    out = [Job("teacher", None, ("teacher",), 7.2 * teacher_steps if run.teacher_file is None else 1)]  # a given teacher is only scored
     out += [Job("distil", s, tuple(METHODS[k].result(s) for k in ("kd", "kd_decreasing_t", "kd_labelled")),
-                (kd_first + kd_cached + 0.9) * steps, ("teacher",)) for s in seeds]
+                (kd_first + kd_cached + kd_labelled) * steps, ("teacher",)) for s in seeds]
     # the other widths before the pruning of the seeds: long jobs first, so that short ones fill the end
     # after seed 0's KD runs: the teacher's answers to seed 0's batches are in the run folder by then
     out += [Job("width", w, (f"conv5_{w}/seed0",), kd_cached * steps * (1.5 if w >= 512 else 1), (METHODS["kd_decreasing_t"].result(0),))

@@ -69,7 +69,7 @@ def small_digits(tmp_path_factory) -> Path:
 
 
 # a whole run in seconds on `small_digits`: two seeds (a verdict needs them), one epoch a step, shipping on
-TINY = {"teacher_epochs": 2, "student_epochs": 1, "retrain_epochs": 1, "seeds": 2, "students_per_class": 5, "transfer": True,
+TINY = {"batch_size": 16, "teacher_epochs": 2, "student_epochs": 1, "retrain_epochs": 1, "seeds": 2, "students_per_class": 5, "transfer": True,
         "sweep": [64, 16], "speed_size": 32, "speed_batch": 4, "speed_repeats": 1, "min_steps": 0, "teacher_min_steps": 0}
 
 

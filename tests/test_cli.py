@@ -47,7 +47,7 @@ def untrained_teacher(folder) -> str:
 
 def test_a_loss_that_becomes_nan_fails_the_run_with_status_1_and_one_line(small_digits, tmp_path):
     profile = tmp_path / "diverges.json"   # an absurd learning rate for the students: after one step their loss is not finite
-    profile.write_text(json.dumps({"student_lr": [1e30, 1e31], "student_epochs": 2, "seeds": 1, "teacher_epochs": 1, "students_per_class": 5,
+    profile.write_text(json.dumps({"batch_size": 16, "student_lr": [1e30, 1e31], "student_epochs": 2, "seeds": 1, "teacher_epochs": 1, "students_per_class": 5,
                                    "min_steps": 0, "teacher_min_steps": 0, "sweep": [64]}))
     result = lwm("run", "--data", small_digits, "--profile", profile, "--out", tmp_path / "out", "--teacher", untrained_teacher(tmp_path))
     assert result.returncode == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]

@@ -19,7 +19,7 @@ def lwm(*args, **kw):
 
 # a whole run in about a minute: one seed (verdicts over seeds are 20_pipeline's), two widths, shipping on; the teacher takes at
 # least 48 steps (59 images: raised from 6 epochs to 12), each student at least 8 (2 epochs)
-FOLDER = {"teacher_epochs": 6, "teacher_min_steps": 48, "student_epochs": 1, "min_steps": 8, "retrain_epochs": 1, "seeds": 1,
+FOLDER = {"batch_size": 16, "teacher_epochs": 6, "teacher_min_steps": 48, "student_epochs": 1, "min_steps": 8, "retrain_epochs": 1, "seeds": 1,
           "students_per_class": None, "sweep": [64, 16], "speed_size": 32, "speed_batch": 2, "speed_repeats": 1}
 
 
