@@ -66,18 +66,19 @@ def main(argv=None):
             cells.append(f"{path}: {e['difference']:+.3f} ± {e['se']:.3f} ({e['wins']}/{e['seeds']}) -> {e['verdict']}")
         verdicts = {r["effects"][i]["verdict"] for r in reports.values()}
         print(f"  {e0['effect']}\n    " + "\n    ".join(cells) + ("" if len(verdicts) == 1 else "\n    ** verdicts differ **"))
-    print("\nfinished learning? rise of the mean validation macro-F1 over the last quarter of its epochs (below 0.01: finished)")
+    from lwm_nb.report import PLATEAU_RISE
+    print(f"\nfinished learning? rise of the mean validation macro-F1 over the last quarter of its epochs (below {PLATEAU_RISE:g}: finished)")
     for m in methods:
         cells = []
         for path, r in reports.items():
             p = r["methods"][m].get("plateau")
-            cells.append(f"{path}: " + ("no curve" if not p else f"{p['rise']:+.3f}" + ("" if p["finished"] is not False else " STILL LEARNING")))
+            cells.append(f"{path}: " + ("no curve" if not p else f"{p['rise']:+.3f}" + ("" if p["rise"] < PLATEAU_RISE else " STILL LEARNING")))
         print(f"  {m:16s} " + " | ".join(cells))
     def effect(report, a, b): return next(e for e in report["effects"] if (e["a"], e["b"]) == (a, b))
     for path, r in reports.items():
         m = r["methods"]
         kd, more, pruned = effect(r, "kd_decreasing_t", "student"), effect(r, "kd_retrained", "kd_decreasing_t"), effect(r, "pruned_50", "kd_retrained_50")
-        learning = [k for k, v in m.items() if (v.get("plateau") or {}).get("finished") is False]
+        learning = [k for k, v in m.items() if (v.get("plateau") or {}).get("rise", 0) >= PLATEAU_RISE]  # judged by today's rule, whenever the run was made
         bars = {"student alone >= 0.88": m["student"]["f1"] >= 0.88,
                 "every method finished learning": not learning,
                 "KD above the student alone on every seed, by >= 0.03 and > 3 SE": kd["wins"] == kd["seeds"] and kd["difference"] >= 0.03 and kd["difference"] - 3 * kd["se"] > 0,

@@ -116,9 +116,9 @@ def gap_closed(methods: dict, key: str = "kd_decreasing_t") -> float:
 
 # %% ../nbs/14_report.ipynb #88bfa168
 def _rise(plateau_: dict | None) -> str:
-    "A method's rise over its last quarter, as a table shows it: '+0.004', '+0.031 ⚠ still learning', or '' without a curve."
+    "A method's rise over its last quarter, as a table shows it: '+0.004 ✓', '+0.031 ⚠ still learning', or '' without a curve."
     if not plateau_ or plateau_["finished"] is None: return ""
-    return f"{plateau_['rise']:+.3f}" + ("" if plateau_["finished"] else " ⚠ still learning")
+    return f"{plateau_['rise']:+.3f}" + (" ✓" if plateau_["finished"] else " ⚠ still learning")
 
 def still_learning(report: dict) -> dict[str, dict]:
     "The methods of a report that had not finished learning (`plateau`), by key, with their plateau records."
@@ -259,6 +259,8 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
     if pairs is None and "confused_pairs" in report: pairs = pd.DataFrame(report["confused_pairs"], columns=["true", "predicted", "count", "share_of_true"])
     if layers is None and "sparsity" in report: layers = pd.DataFrame(report["sparsity"]).set_index("layer")
     d, s = report["data"], report["settings"]
+    def ran(key, planned):  # the epochs a method really took (a profile's are raised to reach its least steps)
+        return (report["methods"].get(key, {}).get("plateau") or {}).get("epochs") or planned
     n = report["seeds"]
     methods, sweep, effect_rows = methods_table(report), sweep_table(report), effects_table(report)
     speed = pd.DataFrame(report["speed_and_size"]).set_index("model")
@@ -267,8 +269,8 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
              f"Data: `{d['root']}`{' (embedded digits)' if d['embedded'] else ''}: {d['classes']} classes, "
              f"{d['train']}/{d['valid']}/{d['test']} train/valid/test images; the students train on {d['students_train']} of "
              f"the training images{', the teacher on all of them' if d['students_train'] < d['train'] and 'teacher_given' not in report else ''}. "
-             f"{s['size']} px, batch {s['batch_size']}, teacher {s['teacher_epochs']} epochs ({s['teacher_lr_schedule']} LR, "
-             f"at least {s['teacher_min_steps']} steps), students {s['student_epochs']} epochs ({s['student_lr_schedule']} LR, at least "
+             f"{s['size']} px, batch {s['batch_size']}, teacher {ran('teacher', s['teacher_epochs'])} epochs ({s['teacher_lr_schedule']} LR, "
+             f"at least {s['teacher_min_steps']} steps), students {ran('student', s['student_epochs'])} epochs ({s['student_lr_schedule']} LR, at least "
              f"{s['min_steps']} steps), {s['retrain_epochs']} epochs of retraining after each pruning step, "
              f"KD weight {s['alpha']}, constant T {s['constant_temperature']}, falling T {s['start_temperature']} → {s['end_temperature']}. "
              f"Every model is selected on validation macro-F1 and scored on test; students: mean ± std over {n} seed(s).", ""]
