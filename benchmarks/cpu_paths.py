@@ -72,13 +72,13 @@ def main(argv=None):
         cells = []
         for path, r in reports.items():
             p = r["methods"][m].get("plateau")
-            cells.append(f"{path}: " + ("no curve" if not p else f"{p['rise']:+.3f}" + ("" if p["rise"] < PLATEAU_RISE else " STILL LEARNING")))
+            cells.append(f"{path}: " + ("no curve" if not p or p["rise"] is None else f"{p['rise']:+.3f}" + ("" if p["rise"] < PLATEAU_RISE else " STILL LEARNING")))
         print(f"  {m:16s} " + " | ".join(cells))
     def effect(report, a, b): return next(e for e in report["effects"] if (e["a"], e["b"]) == (a, b))
     for path, r in reports.items():
         m = r["methods"]
         kd, more, pruned = effect(r, "kd_decreasing_t", "student"), effect(r, "kd_retrained", "kd_decreasing_t"), effect(r, "pruned_50", "kd_retrained_50")
-        learning = [k for k, v in m.items() if (v.get("plateau") or {}).get("rise", 0) >= PLATEAU_RISE]  # judged by today's rule, whenever the run was made
+        learning = [k for k, v in m.items() if ((v.get("plateau") or {}).get("rise") or 0) >= PLATEAU_RISE]  # judged by today's rule, whenever the run was made
         bars = {"student alone >= 0.88": m["student"]["f1"] >= 0.88,
                 "every method finished learning": not learning,
                 "KD above the student alone on every seed, by >= 0.03 and > 3 SE": kd["wins"] == kd["seeds"] and kd["difference"] >= 0.03 and kd["difference"] - 3 * kd["se"] > 0,

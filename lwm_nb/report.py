@@ -37,9 +37,9 @@ def plateau(histories: list[list[dict]], # `fit`'s per-epoch records, one list a
     epochs = min(map(len, curves))
     mean = np.mean([c[:epochs] for c in curves], axis=0)
     last = mean[-max(2, math.ceil(epochs / 4)):] if epochs > 1 else mean
-    risen = float(np.polyfit(np.arange(len(last)), last, 1)[0] * (len(last) - 1)) if len(last) > 1 else math.nan
+    risen = float(np.polyfit(np.arange(len(last)), last, 1)[0] * (len(last) - 1)) if len(last) > 1 else None  # None: JSON's null, equal to itself
     return {"rise": risen, "from_epoch": epochs - len(last) + 1, "epochs": epochs, "limit": rise,
-            "finished": bool(risen < rise) if not math.isnan(risen) else None}
+            "finished": bool(risen < rise) if risen is not None else None}
 
 # %% ../nbs/14_report.ipynb #e411d0ea
 def _mean_std(values):
