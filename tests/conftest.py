@@ -20,12 +20,12 @@ def pytest_configure(config):
 # Seconds the slowest tests took in CI (two test processes on two cores, `pytest --durations=0`; re-measure when they change).
 # pytest --dist loadgroup hands tests out in collection order, one at a time to whichever process is free: started longest
 # first, the long ones spread over both processes and the short ones fill the end, instead of one long test running alone last.
-SECONDS = {"test_pipeline.py::test_a_users_folder": 131, "test_lwm_run_with_two_processes": 102, "pass[20_pipeline.ipynb]": 98,
-           "test_export_cli.py::": 60, "pass[12_export.ipynb]": 58, "pass[11_prune.ipynb]": 51, "pass[10_train.ipynb]": 50,
-           "test_the_gpu_check": 42, "pass[10a_checkpoints.ipynb]": 31, "test_ctrl_c": 28, "test_the_deploy_benchmark": 26,
-           "test_under_torchrun": 25, "test_a_loss_that_becomes_nan": 24, "pass[17_steps.ipynb]": 22, "pass[06_evaluate.ipynb]": 19,
-           "pass[04a_missing_class.ipynb]": 19, "test_sigkill_at_any_moment": 18, "test_the_structured_pruning_benchmark": 17,
-           "test_masks_held_through": 14, "test_a_teacher_validated_after_few_steps": 14, "pass[14_report.ipynb]": 12}
+SECONDS = {"pass[20_pipeline.ipynb]": 74, "test_lwm_run_with_two_processes": 61, "test_export_cli.py::": 60, "test_pipeline.py::test_a_users_folder": 49,
+           "pass[12_export.ipynb]": 28, "test_the_gpu_check": 27, "pass[10_train.ipynb]": 21, "pass[11_prune.ipynb]": 19, "test_under_torchrun": 19,
+           "test_the_deploy_benchmark": 15, "test_the_step_cost_benchmark": 14, "test_a_loss_that_becomes_nan": 13, "test_ctrl_c": 12,
+           "pass[10a_checkpoints.ipynb]": 9, "test_the_structured_pruning_benchmark": 9, "pass[06_evaluate.ipynb]": 8, "pass[17_steps.ipynb]": 7,
+           "test_sigkill_at_any_moment": 6, "test_a_teacher_validated_after_few_steps": 6, "test_masks_held_through": 6,
+           "pass[04a_missing_class.ipynb]": 5, "pass[08_teacher_cache.ipynb]": 5, "pass[14_report.ipynb]": 4}
 
 
 def expected_seconds(item) -> int:

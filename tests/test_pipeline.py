@@ -18,7 +18,7 @@ def lwm(*args, **kw):
 
 
 # a whole run in about a minute: one seed (verdicts over seeds are 20_pipeline's), two widths, shipping on; the teacher takes at
-# least 48 steps (59 images: raised from 6 epochs to 12), each student at least 8 (2 epochs)
+# least 48 steps (59 images make 3 full batches of 16 an epoch: raised from 6 epochs to 16), each student at least 8 (3 epochs)
 FOLDER = {"batch_size": 16, "teacher_epochs": 6, "teacher_min_steps": 48, "student_epochs": 1, "min_steps": 8, "retrain_epochs": 1, "seeds": 1,
           "students_per_class": None, "sweep": [64, 16], "speed_size": 32, "speed_batch": 2, "speed_repeats": 1}
 
@@ -38,8 +38,8 @@ def test_a_users_folder_end_to_end_then_killed_while_shipping_and_resumed_on_one
     log = result.stderr
     assert "2 step(s) at a time" in log or os.cpu_count() < 2
     assert "broken.png" in log   # named and left out, as in --data
-    assert "12 epochs × 4 steps = 48 optimizer steps on 59 images (raised from 6 epochs" in log
-    assert "2 epochs × 4 steps on 59 labelled images" in log  # students: 8 steps at least
+    assert "16 epochs × 3 steps = 48 optimizer steps on 59 images (raised from 6 epochs" in log
+    assert "3 epochs × 3 steps on 59 labelled images" in log  # students: 8 steps at least
     assert sum("done, test macro-F1" in line for line in log.splitlines()) == 1 + 14 + 1  # one line a step: teacher, 14 a seed (4 shipped), one width
     report = json.loads((straight / "report.json").read_text())
     assert set(report["methods"]) == {"teacher", "student", "kd_labelled", "kd", "kd_decreasing_t", "kd_retrained_50", "kd_retrained",

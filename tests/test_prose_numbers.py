@@ -18,6 +18,7 @@ MEASURED_ELSEWHERE = {
     ("12_export.ipynb", "0.033"): "benchmarks/deploy.py --run on the walkthrough's run committed before the transfer set",
     ("14_report.ipynb", "0.975"): "the quantile of Student's t that a 95 % interval takes",
     ("14_report.ipynb", "4.303"): "t(0.975, 2)",
+    ("14_report.ipynb", "0.017"): "a made-up effect of the verdict rule's prose, checked by `verdict` in the cell below it",
     ("15_profiles.ipynb", "0.749"): "the committed run before this one: the student alone after 260 steps of 16 images",
     ("15_profiles.ipynb", "0.147"): "the same run: KD's gain over it",
     ("index.ipynb", "0.077"): "benchmarks/cpu_paths.py: the committed settings on PyTorch's portable (default) kernels",
