@@ -48,7 +48,7 @@ def test_a_users_folder_end_to_end_then_killed_while_shipping_and_resumed_on_one
     assert report["trained_on"]["kd_decreasing_t"] == "59 labelled + 12 unlabelled images"
     assert report["trained_on"]["kd_labelled"] == report["trained_on"]["student"] == "59 labelled images"
     assert "12 images without labels" in (straight / "report.md").read_text()
-    assert len(json.loads((straight / "results" / "teacher.json").read_text())["history"]) == 12
+    assert len(json.loads((straight / "results" / "teacher.json").read_text())["history"]) == 16
     check = report["teacher_check"]
     assert check["chance_f1"] == pytest.approx(0.2)
     assert check["teacher_valid_f1"] >= 0.4, check   # 48 steps and settled statistics: clearly above chance
