@@ -401,11 +401,10 @@ class DecodedSplit(Dataset):
 def decode_once(split, # an `ImageSplit` (or a `DecodedSplit`, returned as it is)
                 size: int, # the training size
                 max_bytes: int, # memory the split's 8-bit images may take
-                pixels: dict | None = None, # decoded images shared with other splits (the transfer set)
                ):
-    "`split` as a `DecodedSplit` where its images fit in `max_bytes`, else as it is (read from disk at every epoch)."
+    "`split` as a `DecodedSplit` where its images fit in `max_bytes`, else as it is (read from disk at every epoch); its subsets and `with_samples` share what it decodes."
     if not isinstance(split, ImageSplit) or len(split) * 3 * size**2 > max_bytes: return split
-    return DecodedSplit.of(split, size, pixels)
+    return DecodedSplit.of(split, size)
 
 # %% ../nbs/01_data.ipynb #4243f6b3
 @dataclass
