@@ -10,6 +10,10 @@ from PIL import Image
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
+NBS = Path(__file__).resolve().parents[1] / "nbs"
+# the lessons at the top of nbs/, in reading order, then the machinery in its folder (JupyterLab's checkpoints are not notebooks of ours)
+NOTEBOOKS = sorted(NBS.glob("*.ipynb")) + sorted(NBS.glob("machinery/*.ipynb"))
+
 
 def pytest_configure(config):
     "The whole run, its subprocesses included, keeps what lwm_nb writes for itself (the embedded digits, what it checked) in a folder of its own, never in the user's LWM_DATA."

@@ -9,7 +9,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-NBS = sorted((Path(__file__).resolve().parents[1] / "nbs").glob("*.ipynb"))
+from conftest import NOTEBOOKS as NBS
+
+ROOT = Path(__file__).resolve().parents[1]
 # a cell that calls one of these draws a figure: the project's plot_*/show_* helpers, pandas' and History's .plot
 DRAWS = re.compile(r"\b(plot_\w+|show_\w+|plt\.subplots)\(|\.plot(\.\w+)?\(")
 
@@ -37,7 +39,7 @@ def test_every_example_cell_kept_its_output_and_none_failed(path):
     cells = example_cells(path)
     assert [first_line(c) for c in cells if any(o.output_type == "error" for o in c.outputs)] == []
     silent = [first_line(c) for c in cells if not c.outputs and shows_a_value(c.source)]
-    assert silent == [], f"cells without outputs: run `python tools/execute_notebooks.py {path.relative_to(path.parents[1])}`"
+    assert silent == [], f"cells without outputs: run `python tools/execute_notebooks.py {path.relative_to(ROOT)}`"
 
 
 @pytest.mark.parametrize("path", NBS, ids=lambda p: p.name)
@@ -45,4 +47,4 @@ def test_every_cell_that_draws_keeps_its_figure(path):
     # a widget draws in a live kernel only (on GitHub it is the static figure of the cell before it): its view is what it keeps
     drawn = lambda c: any({"image/png", "application/vnd.jupyter.widget-view+json"} & set(o.get("data", {})) for o in c.outputs)
     missing = [first_line(c) for c in example_cells(path) if DRAWS.search(c.source) and not drawn(c)]
-    assert missing == [], f"figures missing: run `python tools/execute_notebooks.py {path.relative_to(path.parents[1])}`"
+    assert missing == [], f"figures missing: run `python tools/execute_notebooks.py {path.relative_to(ROOT)}`"

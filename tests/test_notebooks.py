@@ -1,12 +1,11 @@
 "Every notebook's tests, as `nbdev-test` runs them (cells flagged with the project's `tst_flags` skipped, `IN_TEST` set): here as one test a notebook, so that CI runs them in one pool with the other tests (`pytest -n 2`)."
-from pathlib import Path
 
 import pytest
 from nbdev.config import get_config
 from nbdev import test as nbdev_test   # a module: its test_nb imported here would be collected as a test
 
 CONFIG = get_config()
-NOTEBOOKS = sorted(Path(CONFIG.nbs_path).glob("*.ipynb"))
+from conftest import NOTEBOOKS
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.name)

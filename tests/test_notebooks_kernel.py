@@ -9,17 +9,17 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NBS = Path(__file__).resolve().parents[1] / "nbs"
+from conftest import NOTEBOOKS
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("path", sorted(NBS.glob("*.ipynb")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_runs_in_a_kernel(path, monkeypatch):
     monkeypatch.setenv("IN_TEST", "1")          # the kernel inherits it: the notebooks' small settings
     monkeypatch.setenv("MPLBACKEND", "Agg")
     nb = nbformat.read(path, as_version=4)
     # a cell that raises stops the run with `CellExecutionError`, which fails the test; every other cell must have run
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(NBS)}}).execute()
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     skipped = [c for c in nb.cells if c.cell_type == "code" and "skip-execution" in c.metadata.get("tags", [])]
     ran = [c for c in nb.cells if c.cell_type == "code" and c.source.strip() and c.get("execution_count")]
     assert len(ran) + len(skipped) == sum(1 for c in nb.cells if c.cell_type == "code" and c.source.strip())

@@ -8,7 +8,7 @@ import pytest
 from lwm_nb.methods import METHODS
 
 ROOT = Path(__file__).parents[1]
-NOTEBOOKS = sorted((ROOT / "nbs").glob("*.ipynb"))
+from conftest import NOTEBOOKS
 SCORE = re.compile(r"(?<![\w.,])[+−-]?\d\.\d{3}(?!\d)")
 
 # numbers measured outside the notebook and the committed run, each with its source in the prose beside it

@@ -1,9 +1,9 @@
 """Re-execute notebooks at full size in a real Jupyter kernel and write their outputs back.
 
-    python tools/execute_notebooks.py [nbs/10_train.ipynb ...]     # default: every notebook in nbs/
+    python tools/execute_notebooks.py [nbs/10_train.ipynb ...]     # default: every notebook in nbs/ and nbs/machinery/
 
 The notebooks are the documentation on GitHub, so they keep their outputs (plots, tables, the
-pipeline's report). Each runs as JupyterLab would run it, from `nbs/`, without `IN_TEST` (so at
+pipeline's report). Each runs as JupyterLab would run it, from its own folder, without `IN_TEST` (so at
 full size: the pipeline notebook runs the `quick` profile into `runs/quick`), then `nbdev-clean`
 normalises ids and metadata as CI expects. A notebook that raises is left unchanged.
 """
@@ -24,7 +24,7 @@ def execute(path: Path):
     env_before = os.environ.pop("IN_TEST", None)
     started = time.perf_counter()
     try:
-        NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(ROOT / "nbs")}}).execute()
+        NotebookClient(nb, timeout=3600, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     finally:
         if env_before is not None: os.environ["IN_TEST"] = env_before
     nbformat.write(nb, path)
@@ -32,7 +32,7 @@ def execute(path: Path):
 
 
 def main():
-    paths = [Path(p).resolve() for p in sys.argv[1:]] or sorted((ROOT / "nbs").glob("*.ipynb"))
+    paths = [Path(p).resolve() for p in sys.argv[1:]] or sorted((ROOT / "nbs").glob("*.ipynb")) + sorted((ROOT / "nbs").glob("machinery/*.ipynb"))
     os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # figures shown in the cells, as in JupyterLab
     for path in paths: execute(path)
     subprocess.run(["nbdev-clean"], cwd=ROOT, check=True)
