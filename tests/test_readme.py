@@ -27,7 +27,7 @@ def test_links_of_the_front_page_and_the_docs_point_at_files_that_exist():
 
 
 def test_the_front_page_is_short_and_the_learning_path_is_on_its_first_screen():
-    prose = re.sub(r"```.*?```", "", render_index(), flags=re.S)
+    prose = re.sub(r"```.*?```|<!--.*?-->", "", render_index(), flags=re.S)   # code and comments are not what a reader reads
     assert len(prose.split()) <= 1200
     assert "## The learning path" in "\n".join(render_index().splitlines()[:40])
 
@@ -41,19 +41,11 @@ def test_the_docs_tables_are_those_of_the_committed_run():
         f"the tables {missing} of docs/ differ from runs/quick/report.json: paste lwm_nb.report.readme_table(report) there"
 
 
-def test_the_front_page_headline_numbers_are_the_committed_runs():
-    from lwm_nb.report import readme_table
-    report = json.loads((ROOT / "runs" / "quick" / "report.json").read_text())
-    tables = readme_table(report)
+def test_the_front_pages_number_from_another_kernel_path_is_told_in_full_in_the_docs():
+    "The headline's numbers from the committed run are checked key by key (tests/test_prose_numbers.py); the other path's is benchmarks/cpu_paths.py's."
     headline = render_index().split("## One result")[1].split("\n## ")[0]
-    run_numbers = re.findall(r"[+-]?\d\.\d{3}(?: ± \d\.\d{3})?", headline.split("the gain holds there")[0])
-    assert len(run_numbers) >= 5
-    for number in run_numbers: assert number in tables, number
-    gain = next(e for e in report["effects"] if (e["a"], e["b"]) == ("kd_decreasing_t", "student"))["difference"]
-    methods = report["methods"]
-    assert f"{gain / (methods['teacher']['f1'] - methods['student']['f1']):.0%} of the gap".replace("%", " %") in headline
     other_path = re.search(r"([+-]\d\.\d{3} ± \d\.\d{3}) on\s+PyTorch's portable kernel path", headline).group(1)
-    assert other_path in (ROOT / "docs" / "results.md").read_text()   # the cpu_paths benchmark's run, told there in full
+    assert other_path in (ROOT / "docs" / "results.md").read_text()
 
 
 if __name__ == "__main__":
