@@ -32,17 +32,23 @@ class _LwmFormat(logging.Formatter):
         line = f"lwm: {level}{record.getMessage()}"
         return line + ("\n" + self.formatException(record.exc_info) if record.exc_info else "")
 
+@contextmanager
 def log_to(stream=None, # where the lines go; None: standard error
-           level: int = logging.INFO) -> logging.Handler:
-    "Show lwm_nb's log on `stream`, one line a record ('lwm: ...'), as the `lwm` command does; returns the handler."
+           level: int = logging.INFO):
+    "While inside, lwm_nb's log goes to `stream`, one line a record ('lwm: ...'), as the `lwm` command shows it; the logger is as it was afterwards."
     handler = logging.StreamHandler(stream)
     handler.setFormatter(_LwmFormat())
     # under torchrun, one log: process 0's (torchrun's RANK, read without importing torch for a command that needs none)
     handler.addFilter(lambda record: int(os.environ.get("RANK", "0")) == 0)
     logger = logging.getLogger("lwm_nb")
+    handlers, level_before, propagate = logger.handlers[:], logger.level, logger.propagate
     logger.handlers[:] = [handler]
     logger.setLevel(level); logger.propagate = False
-    return handler
+    try: yield handler
+    finally:
+        logger.handlers[:] = handlers
+        logger.setLevel(level_before); logger.propagate = propagate
+
 
 # %% ../nbs/21_cli.ipynb #f4b5bbe3
 class UsageError(Exception):
@@ -236,7 +242,9 @@ def _one_line(e: BaseException) -> str:
 def main(argv=None) -> int:
     "Entry point of the `lwm` command: the exit status."
     args = parser().parse_args(argv)
-    log_to(sys.stderr, logging.DEBUG if args.debug else logging.INFO)
+    with log_to(sys.stderr, logging.DEBUG if args.debug else logging.INFO): return _main(args)
+
+def _main(args) -> int:
     try:
         if args.command == "export":
             for f in export_command(args.model, args.out, args.int8, args.calibrate, args.size, args.scheme): print(f)
