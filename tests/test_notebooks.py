@@ -1,63 +1,51 @@
-"""Every notebook's tests, as `nbdev-test` runs them (cells flagged with the project's `tst_flags` skipped, `IN_TEST` set): here as one test a notebook, so that CI runs them in one pool with the other tests (`pytest -n 2`).
+"""Every notebook runs top to bottom in a real Jupyter kernel, as a learner's JupyterLab runs it, with its tests on the
+small settings (`IN_TEST` set, cells flagged with the project's `tst_flags` or `#| eval: false` left out, as `nbdev-test`
+leaves them out): one test a notebook, in one pool with the other tests (`pytest -n 2`).
 
-`nbdev-test` runs the notebooks of a process one after another in that process, as a learner's kernel runs the cells they
-open next: a notebook that leaves the process changed (an environment variable, logging, torch's threads, a process
-started and left running) changes what the next one sees. Each test also checks that its notebook left the process as it found it."""
-import importlib
-import logging
-import multiprocessing
-import os
-import pkgutil
-import signal
-import threading
+`nbdev-test` runs a folder's notebooks one after another in one process, so a notebook that leaves the process changed (an
+environment variable, logging, torch's threads, a process left running) changes what the next one sees. The kernel
+takes the process's state before the first cell and after the last (`notebook_state.py`): they must agree."""
+import re
+from pathlib import Path
 
-import matplotlib
+import nbformat
 import pytest
-import torch
-import lwm_nb
+from nbclient import NotebookClient
 from nbdev.config import get_config
-from nbdev import test as nbdev_test   # a module: its test_nb imported here would be collected as a test
 
 from conftest import NOTEBOOKS
 
 CONFIG = get_config()
+TESTS = Path(__file__).resolve().parent
+DIRECTIVE = re.compile(r"^#\|\s*([\w-]+)(?::\s*(\S+))?", re.M)
 
 
-def process_state() -> dict:
-    "What one notebook could change for the next in the same process."
-    def logger(name):
-        log = logging.getLogger(name)
-        return log.level, log.propagate, [type(h).__name__ for h in log.handlers]
-    forkserver = getattr(getattr(multiprocessing, "forkserver", None), "_forkserver", None)
-    return {
-        "environment": dict(os.environ), "cwd": os.getcwd(),
-        "logging": {name: logger(name) for name in ("", "lwm_nb")},
-        "torch": (torch.get_num_threads(), torch.get_default_dtype(), torch.are_deterministic_algorithms_enabled(),
-                  torch.backends.cudnn.benchmark),
-        "processes": (multiprocessing.get_start_method(), sorted(p.name for p in multiprocessing.active_children()),
-                      getattr(forkserver, "_forkserver_pid", None)),
-        "threads": sorted(t.name for t in threading.enumerate() if not t.daemon),
-        "signals": (signal.getsignal(signal.SIGTERM),),
-        # the test harness (execnb's shell) turns matplotlib's interactive mode on, as a kernel does: not the notebook's doing
-        "matplotlib": {k: str(v) for k, v in matplotlib.rcParams.items() if k not in ("backend", "interactive")},
-    }
+def skipped_by_nbdev_test(source: str) -> bool:
+    "A cell `nbdev-test` leaves out: a flag of `tst_flags` (`#| slow`), or `#| eval: false`."
+    head = "\n".join(line for line in source.splitlines() if line.startswith("#|"))   # nbdev reads directives at a cell's top
+    directives = dict(DIRECTIVE.findall(head))
+    return bool(set(CONFIG.tst_flags) & directives.keys()) or directives.get("eval", "").lower() == "false"
+
+
+BEFORE = f"""import sys; sys.path.insert(0, {str(TESTS)!r})
+import notebook_state; notebook_state.import_once()
+_state_before_the_notebook = notebook_state.process_state()"""
+AFTER = """_changed = notebook_state.changes(_state_before_the_notebook, notebook_state.process_state())
+assert not _changed, f"the notebook leaves the process changed for the next notebook nbdev-test runs in it: {_changed}\""""
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.name)
-def test_every_cell_of_the_notebook_runs_and_its_checks_pass(notebook):
-    # what importing a library does once (scikit-learn sets two KMP_* variables) is not a notebook's doing
-    for module in ["sklearn", *(f"lwm_nb.{m.name}" for m in pkgutil.iter_modules(lwm_nb.__path__) if m.name != "__main__")]:
-        importlib.import_module(module)
-    before = process_state()
-    passed, _ = nbdev_test.test_nb(notebook, skip_flags=CONFIG.tst_flags, basepath=CONFIG.config_path)
-    assert passed, f"{notebook.name} failed: its traceback is above, on standard error"
-    after = process_state()
-    changed = {k: (before[k], after[k]) for k in before if before[k] != after[k]}
-    if "environment" in changed:
-        env_before, env_after = changed["environment"]
-        changed["environment"] = {k: (env_before.get(k), env_after.get(k)) for k in env_before.keys() | env_after.keys()
-                                  if env_before.get(k) != env_after.get(k)}
-    if "matplotlib" in changed:
-        rc_before, rc_after = changed["matplotlib"]
-        changed["matplotlib"] = {k: (rc_before[k], rc_after[k]) for k in rc_before if rc_before[k] != rc_after[k]}
-    assert changed == {}, f"{notebook.name} left the process changed for the next notebook: {changed}"
+def test_every_cell_of_the_notebook_runs_and_its_checks_pass(notebook, monkeypatch):
+    monkeypatch.setenv("IN_TEST", "1")          # the kernel inherits it: the notebooks' small settings
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nb = nbformat.read(notebook, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and not skipped_by_nbdev_test(c.source)]
+    nb.cells = [nbformat.v4.new_code_cell(BEFORE), *cells, nbformat.v4.new_code_cell(AFTER)]
+    # a cell that raises stops the run with nbclient's CellExecutionError, which shows the cell and its traceback
+    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}).execute()
+
+
+def test_the_cells_left_out_are_those_nbdev_test_leaves_out():
+    test = lambda source: skipped_by_nbdev_test(source)
+    assert test("#| slow\nfit(...)") and test("#| eval: false\nrun()") and test("#| export\n#| notest\nx = 1")
+    assert not test("#| export\ndef f(): pass") and not test("x = 1  #| slow is not a directive here") and not test("#| eval: true\nx")
