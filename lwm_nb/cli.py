@@ -92,7 +92,7 @@ def export_command(model_path, # a .pt file from `lwm run` or `save_model`
 def predict_command(model_path, images: list[str], top: int = 5, as_json: bool = False) -> int:
     "What `lwm predict` does: print each image's top classes as soon as its batch is classified (JSON lines with `as_json`), name what was skipped; returns the exit status."
     with _importing():
-        from lwm_nb.data import IMAGE_SUFFIXES
+        from lwm_nb.image_folders import IMAGE_SUFFIXES
         from lwm_nb.export import predictions
     if top < 1: raise UsageError(f"--top must be at least 1, got {top}.")
     classified = seen = 0

@@ -20,7 +20,8 @@ from onnxruntime.quantization.shape_inference import quant_pre_process
 from torch import nn
 from torch.utils.data import DataLoader
 
-from .data import eval_transforms, image_files, ImageSplit, load_splits, read_rgb
+from .data import eval_transforms, load_splits
+from .image_folders import image_files, ImageSplit, read_rgb
 from .files import atomic_write, save_figure
 from .evaluate import cpu_info, measured_on
 from .models import architecture, clone_model, load_model, make_permanent

@@ -10,8 +10,9 @@ from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
 
 from .digits import default_digits_dir, make_digits
-from .data import (UNLABELLED, decode_once, load_splits, make_loaders, per_class_rest,
-                         per_class_subset, unlabelled_folder, unlabelled_split)
+from .data import (UNLABELLED, load_splits, make_loaders, per_class_rest, per_class_subset,
+                         unlabelled_folder, unlabelled_split)
+from .image_folders import decode_once
 from .distributed import distributed, init_distributed
 from .evaluate import evaluate
 from .files import write_json

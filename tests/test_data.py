@@ -173,11 +173,11 @@ def test_seeded_augmentation_leaves_every_global_generator_alone(tmp_path):
 
 
 def test_an_unchanged_folder_is_not_decoded_again_but_a_changed_file_is(tmp_path, monkeypatch):
-    import lwm_nb.data as data
+    import lwm_nb.image_folders as image_folders             # where load_splits checks its images
     monkeypatch.setenv("LWM_DATA", str(tmp_path / "home"))   # where load_splits remembers what it checked
     root = make_digits(tmp_path / "digits")
-    decoded, real = [], data.is_readable_image
-    monkeypatch.setattr(data, "is_readable_image", lambda p: decoded.append(p) or real(p))
+    decoded, real = [], image_folders.is_readable_image
+    monkeypatch.setattr(image_folders, "is_readable_image", lambda p: decoded.append(p) or real(p))
     load_splits(root, size=32)
     assert len(decoded) == 1797                     # the first scan decodes every image
     decoded.clear()
