@@ -41,7 +41,7 @@ def _session(path, threads: int | None = None) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 def _describe(proto: onnx.ModelProto, meta: dict) -> onnx.ModelProto:
-    "Write `meta` (JSON values) into the model's metadata; drop what only the exporter needed — per-node notes, shape annotations — and give inner tensors and nodes short names: together half of a small student's file."
+    "Write `meta` (JSON values) into the model's metadata; drop what only the exporter needed — per-node notes, shape annotations — and give inner tensors and nodes short names: together much of a small student's file."
     graph = proto.graph
     keep = {v.name for v in (*graph.input, *graph.output)}
     names = {}

@@ -57,10 +57,6 @@ ELSEWHERE = {
         "0.067": "a 59-image folder, validated on BatchNorm's running averages (tests/test_small_folder.py's case)",
         "0.653": "the same folder, statistics re-estimated",
     },
-    "12_export.ipynb": {
-        "0.007": "benchmarks/deploy.py --run on the walkthrough's run committed before the transfer set",
-        "98.5 %": "the same", "0.033": "the same", "93.0 %": "the same", "0.011": "the same", "98.1 %": "the same",
-    },
     "14_report.ipynb": {
         "0.975": "the quantile of Student's t that a 95 % interval takes", "4.303": "t(0.975, 2)",
         "95 %": "the confidence interval's level",
@@ -74,7 +70,6 @@ ELSEWHERE = {
         "66 steps": "22 retraining epochs of 3 full batches of 64 labelled images",
         "50 %": "the walkthrough's first pruning step", "60 %": "its second",
     },
-    "21_cli.ipynb": {"12.9 s": "`python -c 'import lwm_nb.pipeline'` timed on this project's CI machine", "8.9 s": "the same, collector paused"},
     "08_teacher_cache.ipynb": {"84,635 images": "BIRDS-525's training split", "30 epochs": "the recipe's student"},
     "01a_digits.ipynb": {"85,000 images": "BIRDS-525's size, rounded", "270 images": "the split of 1,797 digits 60 / 20 / 20, printed below in other words"},
     "10a_checkpoints.ipynb": {"5 %": "`fit`'s default `checkpoint_overhead`, in its signature"},
