@@ -314,7 +314,7 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
               "Each comparison is paired: the two methods share a seed, so they share the training images, their "
               "order and augmentation, and differ only in the method. The mean difference over seeds, its standard "
               "error and 95 % confidence interval (t distribution), and the seeds it won:", "",
-              effect_rows.to_markdown(), "",
+              effect_rows.to_markdown(disable_numparse=True), "",  # signed differences kept as written, not re-parsed as numbers
               "One rule for every verdict: 'a above b' holds when the mean difference minus three standard errors is "
               "above 0, and does not hold when the mean plus three standard errors is below 0; 'a within 1 point of b' "
               "holds when the mean minus three standard errors is at least −0.01, and does not hold when the mean plus "
