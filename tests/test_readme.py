@@ -48,6 +48,15 @@ def test_the_front_pages_number_from_another_kernel_path_is_told_in_full_in_the_
     assert other_path in (ROOT / "docs" / "results.md").read_text()
 
 
+def test_the_learning_path_lists_the_lessons_in_reading_order_and_the_machinery_in_its_folder():
+    "The README's two tables and the folders agree: a lesson at the top of nbs/, in the order a reader opens them; the machinery in nbs/machinery/."
+    path = render_index().split("## The learning path")[1].split("\n## ")[0]
+    lessons_table, machinery_table = path.split("| machinery |")
+    linked = lambda table: re.findall(r"\]\((nbs/[\w/]+\.ipynb)\)", table)
+    assert linked(lessons_table) == [f"nbs/{p.name}" for p in sorted((ROOT / "nbs").glob("*.ipynb")) if p.name != "index.ipynb"]
+    assert linked(machinery_table) == [f"nbs/machinery/{p.name}" for p in sorted((ROOT / "nbs" / "machinery").glob("*.ipynb"))]
+
+
 if __name__ == "__main__":
     (ROOT / "README.md").write_text(render_index())
     sys.exit(0)

@@ -4,7 +4,7 @@
 
 The notebooks are the documentation on GitHub, so they keep their outputs (plots, tables, the
 pipeline's report). Each runs as JupyterLab would run it, from its own folder, without `IN_TEST` (so at
-full size: the pipeline notebook runs the `quick` profile into `runs/quick`), then `nbdev-clean`
+full size; the committed walkthrough run `runs/quick` is made by `lwm run --out runs/quick`, not here), then `nbdev-clean`
 normalises ids and metadata as CI expects. A notebook that raises is left unchanged.
 """
 import os
