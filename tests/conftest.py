@@ -36,8 +36,15 @@ def expected_seconds(item) -> int:
     return max((seconds for key, seconds in SECONDS.items() if key in item.nodeid), default=0)
 
 
+# Tests that run a whole pipeline on every core: two of them side by side (one in each test process) take half as long
+# again as one after the other (measured: 180 s each side by side, 52 s and 70 s alone), so one test process runs them in turn.
+EVERY_CORE = ("pass[20_pipeline.ipynb]", "test_pipeline.py::test_a_users_folder")
+
+
 def pytest_collection_modifyitems(config, items):
     items.sort(key=lambda item: -expected_seconds(item))   # stable: the rest keep their order
+    for item in items:
+        if any(key in item.nodeid for key in EVERY_CORE): item.add_marker(pytest.mark.xdist_group("every_core"))
 
 
 def pytest_unconfigure(config):
