@@ -46,6 +46,6 @@ def test_every_cell_of_the_notebook_runs_and_its_checks_pass(notebook, monkeypat
 
 
 def test_the_cells_left_out_are_those_nbdev_test_leaves_out():
-    test = lambda source: skipped_by_nbdev_test(source)
+    test = skipped_by_nbdev_test
     assert test("#| slow\nfit(...)") and test("#| eval: false\nrun()") and test("#| export\n#| notest\nx = 1")
     assert not test("#| export\ndef f(): pass") and not test("x = 1  #| slow is not a directive here") and not test("#| eval: true\nx")

@@ -22,7 +22,7 @@ RUN = json.loads((ROOT / "runs" / "quick" / "report.json").read_text())
 
 # a number, and what makes it a quantity: a unit, a counted noun, or three decimals (a score)
 NUMBER = re.compile(r"(?<![\w.,/#-])(?P<sign>[+−-]?)(?P<n>\d[\d,]*(?:\.\d+)?)"
-                    r"(?:(?P<space>\s?)(?P<unit>×(?!\s?\d)|%|ms|s|min)(?!\w)|\s(?P<noun>images|steps|epochs|seeds|batches)\b)"
+                    r"(?:\s?(?P<unit>×(?!\s?\d)|%|ms|s|min)(?!\w)|\s(?P<noun>images|steps|epochs|seeds|batches)\b)"
                     r"|(?<![\w.,/#-])(?P<ssign>[+−-]?)(?P<score>\d\.\d{3})(?!\d)")
 
 
