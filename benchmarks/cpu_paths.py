@@ -42,7 +42,7 @@ def main(argv=None):
     parser.add_argument("--data", help="an image folder instead of the embedded digits")
     args = parser.parse_args(argv)
     import torch
-    from lwm_nb.evaluate import describe_cpu
+    from lwm_nb.timing import describe_cpu
     print(f"torch {torch.__version__}; native: {describe_cpu()}; {os.cpu_count()} cores")
     reports, seconds = {}, {}
     for path in args.paths:

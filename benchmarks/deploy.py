@@ -37,9 +37,13 @@ def main(argv=None):
                                       "its shipped INT8 student's predictions with PyTorch's")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    from lwm_nb.evaluate import describe_cpu
-    from lwm_nb.export import (DEFAULT_INT8_SCHEME, INT8_SCHEMES, deployment_speed, export_onnx, file_sizes, load_onnx,
-                               quantize_int8, what_to_ship)
+    from lwm_nb.timing import describe_cpu
+    from lwm_nb.int8 import DEFAULT_INT8_SCHEME, INT8_SCHEMES, quantize_int8
+    from lwm_nb.timing import deployment_speed
+    from lwm_nb.int8 import what_to_ship
+    from lwm_nb.export import export_onnx
+    from lwm_nb.files import file_bytes
+    from lwm_nb.export import load_onnx
     from lwm_nb.models import clone_model, make_permanent, save_model, student
     from lwm_nb.prune import global_prune
     print(f"torch {torch.__version__}; {describe_cpu()}; student with {args.classes} classes at {args.size} px (random weights)\n")
@@ -56,7 +60,8 @@ def main(argv=None):
             files[f"dense, ONNX INT8 {scheme}"] = quantize_int8(files["dense, ONNX fp32"], calibration, tmp / f"dense_{scheme}.onnx",
                                                                 n_images=128, scheme=scheme)
         files["pruned 60 %, ONNX INT8"] = quantize_int8(files["pruned 60 %, ONNX fp32"], calibration, tmp / "pruned_int8.onnx", n_images=128)
-        sizes = file_sizes(files)
+        sizes = pd.DataFrame({name: file_bytes(f) for name, f in files.items()}).T
+        sizes["ratio"], sizes["ratio_gzip"] = sizes.bytes / sizes.bytes.iloc[0], sizes.bytes_gzip / sizes.bytes.iloc[0]
         speed = deployment_speed({"PyTorch eager fp32": dense, "PyTorch eager, pruned 60 % (masks applied)": make_permanent(clone_model(pruned)),
                                   "ONNX Runtime fp32": load_onnx(files["dense, ONNX fp32"])[0],
                                   **{f"ONNX Runtime INT8 {s}": load_onnx(files[f"dense, ONNX INT8 {s}"])[0] for s in INT8_SCHEMES},
@@ -83,7 +88,9 @@ def schemes(run: Path):
     import pandas as pd
     from lwm_nb.data import load_splits, make_loaders, per_class_subset
     from lwm_nb.evaluate import evaluate
-    from lwm_nb.export import INT8_SCHEMES, can_saturate, load_onnx, quantize_int8, read_metadata
+    from lwm_nb.int8 import INT8_SCHEMES, can_saturate, quantize_int8
+    from lwm_nb.export import load_onnx
+    from lwm_nb.export import read_metadata
     settings = json.loads((run / "run.json").read_text())
     profile = settings["profile"]
     fp32_files = sorted(f for f in run.glob("deploy/seed*/*.onnx") if not f.stem.endswith("_int8"))
@@ -114,7 +121,7 @@ def schemes(run: Path):
 
 def agreement(run: Path):
     "How often `predict` with the run's shipped INT8 student (seed 0, pruned 60 %) names the class its PyTorch model names, on the test split."
-    from lwm_nb.export import predict
+    from lwm_nb.predict import predict
     settings = json.loads((run / "run.json").read_text())
     test = Path(settings["data"]) / "test"
     by_onnx, _ = predict(run / "deploy/seed0/pruned_60_int8.onnx", [test], top=1)

@@ -9,7 +9,7 @@ import argparse
 
 import pandas as pd
 
-from lwm_nb.evaluate import speed_and_size
+from lwm_nb.timing import speed_and_size
 from lwm_nb.models import student, teacher
 from lwm_nb.prune import global_prune
 

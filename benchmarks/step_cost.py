@@ -38,7 +38,7 @@ import torch.nn.functional as F
 
 from lwm_nb.distill import kd_loss
 from lwm_nb.distributed import resolve_device
-from lwm_nb.evaluate import describe_cpu
+from lwm_nb.timing import describe_cpu
 from lwm_nb.models import student, teacher
 from lwm_nb.profiles import PROFILES, epochs_for
 from lwm_nb.run_store import Run, student_loaders, student_steps

@@ -6,7 +6,7 @@ The recipe's student (ShuffleNetV2 x0.5, conv5 = 64; random weights serve: speed
 shape, and `prune_channels` gives every amount one shape whatever the weights) is pruned with
 `prune_channels` at each amount — as it prunes by default, each group keeping a multiple of 8
 channels, and (rows marked "exact", unless --no-exact) with `multiple_of=1` — then timed at batch 1 on the CPU with the same number of threads
-in PyTorch eager (channels-last, as `measure_speed` runs it) and in ONNX Runtime fp32 (`export_onnx`,
+in PyTorch eager (channels-last, as `forward_seconds` runs it) and in ONNX Runtime fp32 (`export_onnx`,
 `load_onnx`). The timings are interleaved — each round times every model once, in turn — and the
 median over the rounds is reported, so a slow spell of the machine hits all models alike. It prints,
 from this one run, the ratios dense / pruned of mult-adds and of latency per runtime, and for each
@@ -47,8 +47,9 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     import pandas as pd
-    from lwm_nb.evaluate import describe_cpu
-    from lwm_nb.export import export_onnx, load_onnx
+    from lwm_nb.timing import describe_cpu
+    from lwm_nb.export import export_onnx
+    from lwm_nb.export import load_onnx
     from lwm_nb.channels import channel_groups
     from lwm_nb.models import count_params, mult_adds, student
     from lwm_nb.prune import prune_channels

@@ -10,7 +10,7 @@ from torch import nn
 from torchvision.models import ShuffleNetV2
 
 # %% auto #0
-__all__ = ['channel_groups', 'keep_channels']
+__all__ = ['shuffle_blocks', 'channel_groups', 'keep_channels']
 
 # %% ../nbs/machinery/02_channels.ipynb #2d0c0ca9
 def _sliced(layer: nn.Module, out=None, inputs=None) -> nn.Module:
@@ -34,13 +34,13 @@ def _sliced(layer: nn.Module, out=None, inputs=None) -> nn.Module:
     new.load_state_dict(state)
     return new.train(layer.training)
 
-def _blocks(model: ShuffleNetV2) -> dict[str, nn.Module]:
+def shuffle_blocks(model: ShuffleNetV2) -> dict[str, nn.Module]:
     return {f"{stage}.{i}": block for stage in ("stage2", "stage3", "stage4") for i, block in enumerate(getattr(model, stage))}
 
 def channel_groups(model: ShuffleNetV2) -> dict[str, int]:
     "Width of each group of channels that can be narrowed without crossing a channel shuffle: 'conv1' (the stem's outputs), each block's branch2 inner channels by block name ('stage2.0', ...), 'conv5' (its outputs)."
     return {"conv1": model.conv1[0].out_channels,
-            **{name: block.branch2[0].out_channels for name, block in _blocks(model).items()},
+            **{name: block.branch2[0].out_channels for name, block in shuffle_blocks(model).items()},
             "conv5": model.conv5[0].out_channels}
 
 def keep_channels(model: ShuffleNetV2, keep: dict) -> ShuffleNetV2:
@@ -51,7 +51,7 @@ def keep_channels(model: ShuffleNetV2, keep: dict) -> ShuffleNetV2:
     for group, index in keep.items():
         if not (index.ndim == 1 and len(index) and 0 <= index.min() and index.max() < widths[group] and len(index.unique()) == len(index)):
             raise ValueError(f"Channels to keep in {group} must be distinct indices below {widths[group]}, at least one.")
-    blocks = _blocks(model)
+    blocks = shuffle_blocks(model)
     with torch.no_grad():
         for group, index in keep.items():
             if group == "conv1":   # the stem feeds both branches of the first block

@@ -64,8 +64,13 @@ def export_command(model_path, # a .pt file from `lwm run` or `save_model`
     "What `lwm export` does: MODEL.pt -> OUT/<name>.onnx (and OUT/<name>_int8.onnx, timed against fp32 on this CPU); returns the files written."
     with _importing():
         from lwm_nb.digits import DIGIT_NAMES, default_digits_dir, make_digits
-        from lwm_nb.evaluate import describe_cpu
-        from lwm_nb.export import deployment_speed, export_onnx, gzipped_size, load_onnx, quantize_int8, what_to_ship
+        from lwm_nb.timing import describe_cpu
+        from lwm_nb.timing import deployment_speed
+        from lwm_nb.int8 import what_to_ship
+        from lwm_nb.export import export_onnx
+        from lwm_nb.files import file_bytes
+        from lwm_nb.export import load_onnx
+        from lwm_nb.int8 import quantize_int8
         from lwm_nb.models import load_model
     if size is not None and size < 1: raise UsageError(f"--size must be at least 1 pixel, got {size}.")
     try: model, meta = load_model(model_path, with_meta=True)
@@ -82,7 +87,7 @@ def export_command(model_path, # a .pt file from `lwm run` or `save_model`
         log.info(f"timing both files on this CPU ({describe_cpu()}) at {size} px")
         shipped = dict(zip(("fp32", "INT8"), files))
         speed = deployment_speed({kind: load_onnx(f)[0] for kind, f in shipped.items()}, size, batch=16, repeats=3)
-        gzipped = {kind: gzipped_size(f) for kind, f in shipped.items()}
+        gzipped = {kind: file_bytes(f)["bytes_gzip"] for kind, f in shipped.items()}
         for kind, row in speed.iterrows():
             log.info(f"{kind}: {row.latency_ms:.2f} ms an image at batch 1, {row.img_per_s:,.0f} images a second at batch 16, "
                      f"{gzipped[kind]:,} bytes gzip-compressed")
@@ -93,7 +98,7 @@ def predict_command(model_path, images: list[str], top: int = 5, as_json: bool =
     "What `lwm predict` does: print each image's top classes as soon as its batch is classified (JSON lines with `as_json`), name what was skipped; returns the exit status."
     with _importing():
         from lwm_nb.image_folders import IMAGE_SUFFIXES
-        from lwm_nb.export import predictions
+        from lwm_nb.predict import predictions
     if top < 1: raise UsageError(f"--top must be at least 1, got {top}.")
     classified = seen = 0
     try:

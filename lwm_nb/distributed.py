@@ -13,7 +13,8 @@ from torch import nn
 from torch.utils.data import DataLoader, Sampler
 
 # %% auto #0
-__all__ = ['resolve_device', 'distributed', 'init_distributed', 'barrier', 'ShardedSampler', 'shard_loader']
+__all__ = ['resolve_device', 'distributed', 'init_distributed', 'barrier', 'broadcast_buffers', 'validator', 'to_plain_batchnorm',
+           'ShardedSampler', 'shard_loader']
 
 # %% ../nbs/machinery/09_distributed.ipynb #05673af7
 def resolve_device(device="auto") -> torch.device:
@@ -45,11 +46,11 @@ def barrier():
     "Wait for every process of the group (nothing to wait for in a single process)."
     if distributed()[1] > 1: dist.barrier()
 
-def _sync_buffers(model: nn.Module):
+def broadcast_buffers(model: nn.Module):
     "Give every process process 0's BatchNorm statistics (each process updated its own on its own slice)."
     for buffer in model.buffers(): dist.broadcast(buffer.data, 0)
 
-def _validator(loader, rank: int, world: int):
+def validator(loader, rank: int, world: int):
     "A function of the model doing `evaluate` over the whole of `loader`: each process scores every `world`-th item and the logits are gathered, so every process gets the same result."
     from lwm_nb.evaluate import evaluate, scores  # here, not above: `lwm run --nproc N` starts its processes without scikit-learn and torchvision
     if world == 1: return lambda model: evaluate(model, loader)
@@ -67,14 +68,14 @@ def _validator(loader, rank: int, world: int):
         return scores(logits, targets)
     return validate
 
-def _to_plain_batchnorm(module: nn.Module) -> nn.Module:
+def to_plain_batchnorm(module: nn.Module) -> nn.Module:
     "Undo `nn.SyncBatchNorm.convert_sync_batchnorm` (in place): BatchNorm2d layers with the same state."
     for name, child in module.named_children():
         if isinstance(child, nn.SyncBatchNorm):
             plain = nn.BatchNorm2d(child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats)
             plain.load_state_dict(child.state_dict())
             setattr(module, name, plain.to(next(iter(child.state_dict().values())).device))
-        else: _to_plain_batchnorm(child)
+        else: to_plain_batchnorm(child)
     return module
 
 # %% ../nbs/machinery/09_distributed.ipynb #bb89b5e7

@@ -5,9 +5,6 @@
 # %% ../nbs/06_evaluate.ipynb #8640db39
 from __future__ import annotations
 
-import platform, statistics, subprocess, tempfile, time
-from pathlib import Path
-
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -17,12 +14,10 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .files import save_figure
-from .models import clone_model, count_params, make_permanent, mult_adds, save_model
 
 # %% auto #0
-__all__ = ['VNNI_FLAGS', 'macro_f1', 'model_device', 'evaluate', 'scores', 'per_class', 'confused_pairs', 'plot_confused_pairs',
-           'plot_confusion', 'cpu_info', 'describe_cpu', 'measured_on', 'measure_speed', 'file_size', 'speed_and_size',
-           'plot_speed_and_size']
+__all__ = ['macro_f1', 'model_device', 'evaluate', 'scores', 'per_class', 'confused_pairs', 'plot_confused_pairs',
+           'plot_confusion']
 
 # %% ../nbs/06_evaluate.ipynb #bc722936
 def macro_f1(targets: np.ndarray, # class indices
@@ -113,122 +108,5 @@ def plot_confusion(result: dict, classes: list[str], max_classes: int = 30, norm
     sns.heatmap(cm, annot=len(classes) <= 12, fmt=".2f" if normalize else ".0f", cmap="Blues",
                 xticklabels=classes, yticklabels=classes, ax=ax, cbar=True, square=True)
     ax.set_xlabel("predicted"); ax.set_ylabel("true")
-    fig.tight_layout()
-    return save_figure(fig, path)
-
-# %% ../nbs/06_evaluate.ipynb #9536a531
-VNNI_FLAGS = {"avx512_vnni", "avx_vnni", "amx_int8"}  # Linux's names; an 8-bit dot product in one instruction
-
-def _cpu_flags() -> tuple[str, set[str]]:
-    "The CPU's model name and feature flags, as the operating system reports them (Linux, macOS); empty where it does not."
-    try:
-        text = Path("/proc/cpuinfo").read_text()
-        fields = dict(line.split(":", 1) for line in text.splitlines()[:40] if ":" in line)
-        fields = {k.strip(): v.strip() for k, v in fields.items()}
-        return fields.get("model name", fields.get("Hardware", platform.processor())), set((fields.get("flags") or fields.get("Features", "")).split())
-    except OSError: pass
-    try:
-        read = lambda key: subprocess.run(["sysctl", "-n", key], capture_output=True, text=True, timeout=5).stdout.strip()
-        flags = " ".join(read(k) for k in ("machdep.cpu.features", "machdep.cpu.leaf7_features")).lower().replace(".", "_")
-        return read("machdep.cpu.brand_string") or platform.processor(), set(flags.replace("avx512vnni", "avx512_vnni").split())
-    except (OSError, subprocess.SubprocessError): return platform.processor(), set()
-
-def cpu_info(threads: int | None = None, # the threads the figures were measured with; None: torch's
-            ) -> dict:
-    "The CPU behind a speed figure: its name, the instruction set PyTorch's kernels use, whether it has VNNI (x86 only; None elsewhere or when unknown), and the thread count."
-    name, flags = _cpu_flags()
-    x86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
-    return {"cpu": name or platform.machine(), "arch": platform.machine(), "torch_isa": torch.backends.cpu.get_cpu_capability(),
-            "vnni": bool(flags & VNNI_FLAGS) if x86 and flags else None, "threads": threads or torch.get_num_threads()}
-
-def describe_cpu(info: dict | None = None) -> str:
-    "One line for a table's caption: 'AMD EPYC, PyTorch kernels AVX2, no VNNI, 2 threads'."
-    info = info or cpu_info()
-    vnni = {True: "VNNI", False: "no VNNI", None: None}[info.get("vnni")]
-    isa, threads = info.get("torch_isa"), info.get("threads")
-    return ", ".join(filter(None, [info.get("cpu"), isa and f"PyTorch kernels {isa}", vnni,
-                                   threads and f"{threads} thread{'s' if threads != 1 else ''}"])) or "CPU"
-
-def measured_on(record: dict) -> str:
-    "`describe_cpu` of a speed record (a table's `attrs`, a stored result): its `cpu`, or only its thread count where it was measured before CPUs were recorded."
-    return describe_cpu(record.get("cpu") or {"threads": record.get("threads")})
-
-# %% ../nbs/06_evaluate.ipynb #22617579
-def _timed(fn, device: torch.device) -> float:
-    if device.type == "cuda": torch.cuda.synchronize(device)
-    start = time.perf_counter()
-    fn()
-    if device.type == "cuda": torch.cuda.synchronize(device)
-    return time.perf_counter() - start
-
-def measure_speed(model: nn.Module, size: int = 224, batch: int = 64, device="cpu",
-                  warmup: int = 2, repeats: int = 5) -> dict:
-    "Seconds per forward pass of a random `batch`×3×`size`×`size` input: median, min and max over `repeats` after `warmup`."
-    device = torch.device(device)
-    model = model.to(device).eval().to(memory_format=torch.channels_last)
-    x = torch.randn(batch, 3, size, size, device=device).to(memory_format=torch.channels_last)
-    with torch.inference_mode():
-        for _ in range(warmup): model(x)
-        times = [_timed(lambda: model(x), device) for _ in range(repeats)]
-    return {"median": statistics.median(times), "min": min(times), "max": max(times)}
-
-def file_size(model: nn.Module) -> int:
-    "Bytes of `model`'s file as `save_model` writes it."
-    with tempfile.TemporaryDirectory() as d: return save_model(model, Path(d) / "model.pt").stat().st_size
-
-def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are against the first
-                   size: int = 224, # image size of the timed batches
-                   batch: int = 64, # batch of the throughput columns (latency is at batch 1)
-                   devices=None, # None: CPU, and CUDA where present
-                   warmup: int = 2, # untimed passes first
-                   repeats: int = 5, # timed passes; the median is reported, with the spread
-                   progress: bool = True,
-                   timings=None, # a `deployment_speed` table (`12_export`) with a row of each model's name: its CPU figures are used, not measured again
-                  ):
-    "One row a model: non-zero parameters, mult-adds of the dense kernels, file MB, latency (ms, batch 1) and throughput (img/s, batch `batch`) per device, ratios against the first model."
-    if timings is not None: devices, batch = ["cpu"], timings.attrs.get("batch", batch)
-    devices = devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
-    rows = []
-    for name, model in tqdm(models.items(), desc="speed and size", disable=not progress, leave=False):
-        model = clone_model(model).cpu()
-        row = {"model": name, "params": count_params(model), "mult_adds_M": mult_adds(model, size) / 1e6,
-               "file_MB": file_size(model) / 1e6}
-        if timings is not None:  # one measurement a model, whichever table shows it
-            row |= {"cpu_latency_ms": timings.loc[name, "latency_ms"], "cpu_img_per_s": timings.loc[name, "img_per_s"]}
-            rows.append(row)
-            continue
-        deployed = make_permanent(clone_model(model))  # a pruned model is timed as it ships: masks applied once, not at every call
-        for dev in devices:
-            latency = measure_speed(deployed, size, 1, dev, warmup, repeats)
-            throughput = measure_speed(deployed, size, batch, dev, warmup, repeats)
-            row |= {f"{dev}_latency_ms": 1e3 * latency["median"],
-                    f"{dev}_latency_spread_ms": 1e3 * (latency["max"] - latency["min"]),
-                    f"{dev}_img_per_s": batch / throughput["median"],
-                    f"{dev}_img_per_s_slowest": batch / throughput["max"],
-                    f"{dev}_img_per_s_fastest": batch / throughput["min"]}
-        rows.append(row)
-    table = pd.DataFrame(rows).set_index("model")
-    first = table.iloc[0]
-    table["params_ratio"] = table.params / first.params
-    table["file_ratio"] = table.file_MB / first.file_MB
-    for dev in devices: table[f"{dev}_speedup"] = table[f"{dev}_img_per_s"] / first[f"{dev}_img_per_s"]
-    table.attrs.update(size=size, batch=batch, devices=devices, repeats=repeats,
-                       cpu=timings.attrs.get("cpu") if timings is not None else cpu_info())
-    return table
-
-# %% ../nbs/06_evaluate.ipynb #31e77186
-def plot_speed_and_size(table, path=None):
-    "Bars of parameters, file size and throughput per model, as ratios to the first, on a log scale so that small models stay visible; returns the figure."
-    speed_cols = [c for c in table.columns if c.endswith("_speedup")]
-    cols = ["params_ratio", "file_ratio", *speed_cols]
-    fig, axes = plt.subplots(1, len(cols), figsize=(3.4 * len(cols), 3.2))
-    for ax, col in zip(np.atleast_1d(axes), cols):
-        values = table[col].astype(float)
-        bars = ax.bar(table.index, values, color="tab:blue" if "speedup" in col else "tab:gray")
-        ax.bar_label(bars, fmt="%.2f×" if "speedup" in col else "%.3f", fontsize=8, padding=2)
-        ax.set_yscale("log"); ax.set_ylim(values.min() / 3, values.max() * 4)  # room for the labels above the bars
-        ax.set_title(col.replace("_", " ")); ax.tick_params(axis="x", rotation=30, labelsize=8)
-    cpu = f"; CPU: {describe_cpu(table.attrs['cpu'])}" if table.attrs.get("cpu") else ""
-    fig.suptitle(f"relative to {table.index[0]} ({table.attrs.get('size', '?')} px{cpu})", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)

@@ -5,14 +5,14 @@
 # %% ../nbs/machinery/00_files.ipynb #9e42bc67
 from __future__ import annotations
 
-import hashlib, json, os, tempfile
+import gzip, hashlib, json, os, tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['data_home', 'atomic_write', 'atomic_save', 'write_json', 'save_figure', 'tensor_digest']
+__all__ = ['data_home', 'atomic_write', 'atomic_save', 'write_json', 'save_figure', 'file_bytes', 'tensor_digest']
 
 # %% ../nbs/machinery/00_files.ipynb #27565327
 def data_home() -> Path:
@@ -54,6 +54,12 @@ def save_figure(fig, # a matplotlib figure
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=120, bbox_inches="tight")
     return fig
+
+# %% ../nbs/machinery/00_files.ipynb #aab79f8a
+def file_bytes(path) -> dict[str, int]:
+    "Bytes of the file as written and gzip-compressed, as it would be shipped (deterministic: no time stamp)."
+    data = Path(path).read_bytes()
+    return {"bytes": len(data), "bytes_gzip": len(gzip.compress(data, mtime=0))}
 
 # %% ../nbs/machinery/00_files.ipynb #f164cd01
 def tensor_digest(t: torch.Tensor, size: int = 20, # bytes of digest

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['METHODS', 'SHIPPED', 'RUNTIMES', 'Method', 'pruned', 'Shipped', 'shipped_name', 'timing_name']
+__all__ = ['METHODS', 'SHIPPED', 'RUNTIMES', 'Method', 'pruned', 'sweep_result', 'Shipped', 'shipped_name', 'timing_name']
 
 # %% ../nbs/13_methods.ipynb #bc9a69ef
 @dataclass(frozen=True)
@@ -47,6 +47,7 @@ class Method:
         "The name of seed `seed`'s result in the run folder's results/ ('kd/seed0'; the teacher has one)."
         return self.key if self.key == "teacher" else f"{self.key}/seed{seed}"
 
+# %% ../nbs/13_methods.ipynb #b5294ddc
 def _pruned(what: str, share: int, reference: tuple | None = None) -> Method:
     "The distilled student with `share` % of its weights or of its channels pruned, then retrained."
     key, folder = ("pruned", "pruning") if what == "weights" else ("channels", "channel_pruning")
@@ -71,6 +72,10 @@ def pruned(what: str) -> list[Method]:
     "The methods that prune the distilled student's `what` ('weights' or 'channels'), in the order they are pruned."
     return [m for m in METHODS.values() if m.pruned and m.pruned[0] == what]
 
+def sweep_result(conv5: int) -> str:
+    "The name of the conv5 sweep's result for width `conv5` (seed 0 only) in the run folder's results/."
+    return f"conv5_{conv5}/seed0"
+
 # %% ../nbs/13_methods.ipynb #6d96f830
 @dataclass(frozen=True)
 class Shipped:
@@ -78,6 +83,10 @@ class Shipped:
     key: str      # its key in report.json and results/
     source: str   # the method it ships
     format: str   # 'fp32' or 'int8'
+
+    def result(self, seed: int = 0) -> str:
+        "The name of seed `seed`'s result in the run folder's results/ ('onnx_int8/seed0')."
+        return f"{self.key}/seed{seed}"
 
     @property
     def name(self) -> str: return f"{METHODS[self.source].short}, ONNX {'fp32' if self.format == 'fp32' else 'INT8'}"

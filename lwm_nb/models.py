@@ -15,14 +15,15 @@ from torch import nn
 from torchvision.models import (RegNet, RegNet_X_1_6GF_Weights, ShuffleNet_V2_X0_5_Weights, ShuffleNetV2, get_model,
                                 get_model_weights, list_models, regnet_x_1_6gf)
 
-from .channels import channel_groups, keep_channels, _blocks
+from .channels import channel_groups, keep_channels, shuffle_blocks
 from .files import atomic_save
 
 # %% auto #0
 __all__ = ['STUDENT_STAGES', 'STUDENT_REPEATS', 'TEACHER_ARCH', 'STUDENT_ARCH', 'IMAGENET_WEIGHTS', 'MODEL_FORMAT',
            'REFERENCE_CONV5_PARAMS', 'classifier_names', 'check_arch', 'imagenet_weights', 'checkpoint_dir',
-           'imagenet_checkpoint', 'load_fitting', 'teacher', 'student', 'count_params', 'mult_adds', 'width_table',
-           'architecture', 'save_model', 'load_model', 'read_teacher', 'arch_name', 'clone_model', 'make_permanent']
+           'imagenet_checkpoint', 'load_fitting', 'teacher', 'student', 'pruning_masks', 'count_params', 'mult_adds',
+           'width_table', 'architecture', 'save_model', 'load_model', 'read_teacher', 'arch_name', 'clone_model',
+           'make_permanent']
 
 # %% ../nbs/03_models.ipynb #6d31ea60
 STUDENT_STAGES = (24, 48, 96, 192)   # ShuffleNetV2 x0.5 channels before conv5
@@ -153,21 +154,23 @@ def student(n_classes: int, conv5: int | None = None, weights=None, verbose: boo
     return _apply_weights(_plain_student(n_classes, conv5), "student", weights, verbose)
 
 # %% ../nbs/03_models.ipynb #66c9cffb
+def pruning_masks(model: nn.Module) -> dict[str, torch.Tensor]:
+    "The pruning masks of `model` by parameter name (`stage2.0.branch1.0.weight` -> its 0/1 mask): lwm_nb's one test for them."
+    return {f"{mn}.{bn[:-5]}".lstrip("."): b for mn, m in model.named_modules()
+            for bn, b in m._buffers.items() if bn.endswith("_mask") and hasattr(m, bn[:-5] + "_orig")}
+
 def count_params(model: nn.Module) -> int:
-    "Parameters of `model`; for a pruned model (`*_orig` + `*_mask`), only the entries its masks keep."
-    total = 0
-    for module in model.modules():
-        for name, p in module.named_parameters(recurse=False):
-            mask = module._buffers.get(name[:-len("_orig")] + "_mask") if name.endswith("_orig") else None
-            total += int(mask.count_nonzero()) if mask is not None else p.numel()
-    return total
+    "Parameters of `model`; for a pruned model, only the entries its masks keep."
+    removed = sum(mask.numel() - int(mask.count_nonzero()) for mask in pruning_masks(model).values())
+    return sum(p.numel() for p in model.parameters()) - removed
 
 def mult_adds(model: nn.Module, size: int = 224) -> int:
     "Multiply-adds of one `size`×`size` RGB image through `model` (torchinfo): the dense kernels' work, so a weight-pruned model counts its zeros too (its non-zero weights are `count_params`)."
     from torchinfo import summary
-    if any(name.endswith("_mask") for name, _ in model.named_buffers()): model = make_permanent(clone_model(model))
+    if pruning_masks(model): model = make_permanent(clone_model(model))
     device = next(model.parameters()).device
     return int(summary(model, input_size=(1, 3, size, size), device=device, verbose=0).total_mult_adds)
+
 
 # %% ../nbs/03_models.ipynb #13317781
 REFERENCE_CONV5_PARAMS = {1024: 879_917, 512: 511_789, 128: 235_693, 64: 189_677, 32: 166_669}
@@ -184,7 +187,7 @@ def width_table(n_classes: int = 525, widths=tuple(REFERENCE_CONV5_PARAMS), size
 # %% ../nbs/03_models.ipynb #30de6af1
 def _narrowed(model: ShuffleNetV2) -> dict[str, int]:
     "Width of each channel group (conv5 aside) that is narrower than in an unpruned student."
-    full = {"conv1": STUDENT_STAGES[0], **{name: block.branch2[5].out_channels for name, block in _blocks(model).items()}}
+    full = {"conv1": STUDENT_STAGES[0], **{name: block.branch2[5].out_channels for name, block in shuffle_blocks(model).items()}}
     return {group: width for group, width in channel_groups(model).items() if group in full and width != full[group]}
 
 def architecture(model: nn.Module) -> dict:
@@ -197,11 +200,6 @@ def architecture(model: nn.Module) -> dict:
                 **({"channels": channels} if channels else {})}
     raise TypeError(f"{type(model).__name__} is neither an lwm_nb teacher (RegNet) nor student (ShuffleNetV2), nor built by teacher() "
                     f"or student() with arch=.")
-
-def _masks(model: nn.Module) -> dict[str, torch.Tensor]:
-    "Pruning masks of `model` by parameter name (`stage2.0.branch1.0.weight` -> its 0/1 mask)."
-    return {f"{mn}.{bn[:-5]}".lstrip("."): b for mn, m in model.named_modules()
-            for bn, b in m._buffers.items() if bn.endswith("_mask") and hasattr(m, bn[:-5] + "_orig")}
 
 # %% ../nbs/03_models.ipynb #64a5ceed
 def _pack(state: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> dict:
@@ -248,7 +246,7 @@ def _unpack(packed: dict) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tens
 def save_model(model: nn.Module, path, **meta) -> Path:
     "Write `model` (architecture, weights, pruning masks compactly) and `meta` (e.g. `classes=`) to `path`, atomically."
     return atomic_save({"format": MODEL_FORMAT, **architecture(model), "meta": meta,
-                        **_pack(model.state_dict(), _masks(model))}, path)
+                        **_pack(model.state_dict(), pruning_masks(model))}, path)
 
 def _dense_state_dict(obj) -> dict[str, torch.Tensor]:
     "The plain state dict of a model file (pruned weights as dense tensors with zeros)."

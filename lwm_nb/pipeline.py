@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import logging, time
 
-from .evaluate import confused_pairs, cpu_info, evaluate, plot_confusion
-from .methods import METHODS
+from .evaluate import confused_pairs, evaluate, plot_confusion
+from .timing import cpu_info
+from .methods import METHODS, sweep_result
 from .models import load_model, mult_adds, student
 from .prune import plot_sparsity, sparsity_table
 from .pruning_report import COMPARED, pruning_comparison
@@ -27,8 +28,8 @@ __all__ = ['log', 'collect', 'assemble_report', 'finish_report', 'run_pipeline',
 def collect(run: Run) -> tuple[dict, dict]:
     "The stored records of every finished run: `({method: [record per seed]}, {conv5: record})`."
     p = run.profile
-    results = {key: run.records(key) for key in METHODS if key not in run.skipped}
-    sweep = {w: run.result(METHODS["kd_decreasing_t"].result(0) if w == p.conv5 else f"conv5_{w}/seed0") for w in p.sweep
+    results = {key: run.results.records(key) for key in METHODS if key not in run.skipped}
+    sweep = {w: run.results.read(METHODS["kd_decreasing_t"].result(0) if w == p.conv5 else sweep_result(w)) for w in p.sweep
              if "conv5_sweep" not in run.skipped}
     return results, sweep
 
@@ -59,7 +60,7 @@ def assemble_report(run: Run) -> tuple[dict, dict]:
     with threads(available_cores()):
         sized = speed(run)
         shipped = {"deploy": deployed(run), "deploy_speed": deploy_speed(run)} if p.deploy else {}
-        compared = {k: mult_adds(load_model(run.model_file(k, 0)), p.speed_size) / 1e6 for k in COMPARED if k in methods}
+        compared = {k: mult_adds(load_model(run.results.model_file(k, 0)), p.speed_size) / 1e6 for k in COMPARED if k in methods}
     transfer = transfer_set(run, 0)
     report = {"profile": p.name, "settings": run.settings["profile"],
               "data": {"root": str(run.data_root), "embedded": run.embedded, "classes": run.n_classes,
@@ -77,9 +78,9 @@ def assemble_report(run: Run) -> tuple[dict, dict]:
 
 def finish_report(run: Run, report: dict, results: dict) -> dict:
     "Write the run's report (`write_report`), with what needs the models: where the distilled student errs, and the pruned student's sparsity."
-    best_test = evaluate(load_model(run.model_file("kd_decreasing_t", 0)), run.full.test)
+    best_test = evaluate(load_model(run.results.model_file("kd_decreasing_t", 0)), run.full.test)
     plot_confusion(best_test, run.splits.classes, path=run.out / "confusion.png")
-    pruned = load_model(run.model_file("pruned_60", 0))
+    pruned = load_model(run.results.model_file("pruned_60", 0))
     plot_sparsity(pruned, "student pruned to 60 % (seed 0)", run.out / "sparsity.png")
     # in report.json too, so that report.md renders from it alone
     report["confused_pairs"] = confused_pairs(best_test, run.splits.classes, top=10).to_dict("records")

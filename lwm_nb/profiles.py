@@ -12,7 +12,7 @@ from pathlib import Path
 from .lr_schedules import cyclic, onecycle, step
 
 # %% auto #0
-__all__ = ['PROFILES', 'LR_SCHEDULES', 'Profile', 'load_profile', 'lr_schedule', 'epochs_for']
+__all__ = ['PROFILES', 'LR_SCHEDULES', 'Profile', 'profile_fields', 'load_profile', 'lr_schedule', 'epochs_for']
 
 # %% ../nbs/machinery/15_profiles.ipynb #738a4c8f
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ PROFILES = {
 }
 
 # %% ../nbs/machinery/15_profiles.ipynb #b6b38035
-def _tuples(fields: dict) -> dict:
+def profile_fields(fields: dict) -> dict:
     "Profile fields read from JSON, with its lists made the tuples a frozen `Profile` holds."
     return {k: tuple(v) if isinstance(v, list) else v for k, v in fields.items()}
 
@@ -80,7 +80,7 @@ def load_profile(profile) -> Profile:
     except json.JSONDecodeError as e: raise ValueError(f"profile file {path} is not valid JSON: {e}") from None
     unknown = set(fields) - set(Profile.__dataclass_fields__)
     if unknown: raise ValueError(f"profile file {path} has unknown settings: {', '.join(sorted(unknown))}.")
-    return replace(PROFILES["quick"], **{"name": path.stem, **_tuples(fields)})
+    return replace(PROFILES["quick"], **{"name": path.stem, **profile_fields(fields)})
 
 LR_SCHEDULES = {"step": lambda lr, max_lr: step(lr), "cyclic": cyclic, "onecycle": onecycle}
 

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 from .files import save_figure
 from .evaluate import evaluate
 from .channels import channel_groups, keep_channels
-from .models import clone_model, count_params, make_permanent
+from .models import clone_model, count_params, make_permanent, pruning_masks
 from .train import fit
 
 # %% auto #0
@@ -33,9 +33,10 @@ def prunable(model: nn.Module) -> list[tuple[nn.Module, str]]:
     return [(m, "weight") for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
 
 def _weights_and_masks(model: nn.Module):
+    "`(module, weight, its mask or None)` for every prunable weight of `model`."
+    masks, names = pruning_masks(model), {id(m): n for n, m in model.named_modules()}
     for module, name in prunable(model):
-        mask = getattr(module, name + "_mask", None)
-        yield module, getattr(module, name), mask
+        yield module, getattr(module, name), masks.get(f"{names[id(module)]}.{name}".lstrip("."))
 
 def pruned_share(model: nn.Module) -> float:
     "Share of the prunable weights that masks remove."
@@ -151,9 +152,6 @@ def channel_importance(model: ShuffleNetV2) -> dict[str, torch.Tensor]:
     return {group: norm.weight.detach().abs().cpu() for group, norm in _closing_norms(model).items()}
 
 # %% ../nbs/11_prune.ipynb #230e3327
-def _has_masks(model: nn.Module) -> bool:
-    return any(isinstance(hook, prune.BasePruningMethod) for m in model.modules() for hook in m._forward_pre_hooks.values())
-
 def kept_channels(width: int, amount: float, multiple_of: int = 8) -> int:
     "How many of a group's `width` channels `prune_channels` keeps: all but the `amount` share, rounded to the nearest multiple of `multiple_of` (halves up), at least one multiple, at most `width`."
     exact = width - math.floor(amount * width + 1e-9)  # the epsilon keeps 0.6 × 20 from becoming 11.999…
@@ -170,7 +168,7 @@ def prune_channels(model: nn.Module, # a dense ShuffleNetV2 student; it is not c
         raise TypeError(f"prune_channels knows the wiring of the ShuffleNetV2 x0.5 student only, not of a {type(model).__name__}.")
     if not 0 <= amount < 1: raise ValueError(f"amount must be in [0, 1), got {amount}.")
     if multiple_of < 1: raise ValueError(f"multiple_of must be a positive number of channels, got {multiple_of}.")
-    if _has_masks(model):
+    if pruning_masks(model):
         raise ValueError("This student carries torch pruning masks (global_prune): prune_channels takes a dense student. "
                          "Prune channels first and global_prune the result, or make_permanent(model) to drop the masks.")
     widths = of or channel_groups(model)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from .evaluate import measured_on
+from .timing import measured_on
 from .files import save_figure
 from .methods import METHODS, pruned
 

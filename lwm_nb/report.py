@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 
 from .files import save_figure, write_json
-from .evaluate import measured_on, plot_speed_and_size
-from .export import plot_deployment, what_to_ship
+from .timing import measured_on
+from .timing import plot_speed_and_size
+from .timing import plot_deployment
+from .int8 import what_to_ship
 from .models import REFERENCE_CONV5_PARAMS, STUDENT_ARCH
 from .methods import METHODS, shipped_name, timing_name
 from .pruning_report import format_score, plot_pruning_tradeoff, pruning_markdown, pruning_table

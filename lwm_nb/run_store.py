@@ -22,7 +22,8 @@ from .profiles import Profile, epochs_for, load_profile, lr_schedule
 from .train import fit
 
 # %% auto #0
-__all__ = ['skipped_steps', 'Run', 'transfer_set', 'student_loaders', 'student_steps', 'trained_on', 'train', 'record']
+__all__ = ['skipped_steps', 'ResultStore', 'Run', 'transfer_set', 'student_loaders', 'student_steps', 'trained_on', 'train',
+           'record']
 
 # %% ../nbs/machinery/16_run_store.ipynb #1d939b5e
 def _with_defaults(settings: dict) -> dict:
@@ -37,6 +38,36 @@ def skipped_steps(profile: Profile) -> dict[str, str]:
     arch = profile.student_arch
     return {**{m.key: f"lwm_nb's channel surgery knows the wiring of the ShuffleNetV2 student only, not of {arch}" for m in pruned("channels")},
             "conv5_sweep": f"the conv5 sweep narrows the ShuffleNetV2 student's last convolution; {arch} has no conv5"}
+
+# %% ../nbs/machinery/16_run_store.ipynb #4d47c286
+class ResultStore:
+    "The stored result of every finished step of the run in folder `out`, one JSON file a step under results/."
+    def __init__(self, out: Path, seeds: int, writes: bool = True):
+        self.out, self.seeds, self.writes = Path(out), seeds, writes  # writes: False on the processes other than 0
+
+    def path(self, name: str) -> Path: return self.out / "results" / f"{name}.json"
+
+    def read(self, name: str) -> dict | None:
+        "The stored result of step `name` (e.g. 'kd/seed0'), or None while it has not finished."
+        path = self.path(name)
+        return json.loads(path.read_text()) if path.exists() else None
+
+    def finished(self, name: str) -> bool:
+        "Whether step `name` has finished (its result is stored)."
+        return self.path(name).exists()
+
+    def store(self, name: str, record: dict) -> dict:
+        "Store the result of step `name`: from now on the step is finished, and a resumed run reads it back."
+        if self.writes: write_json(self.path(name), record)
+        return record
+
+    def records(self, key: str) -> list[dict | None]:
+        "The stored results of method `key`, one a seed (the teacher has one)."
+        return [self.read(METHODS[key].result(s)) for s in (range(1) if key == "teacher" else range(self.seeds))]
+
+    def model_file(self, key: str, seed: int = 0) -> Path:
+        "Seed `seed`'s model file of the method `key`."
+        return METHODS[key].model_file(self.out, seed)
 
 # %% ../nbs/machinery/16_run_store.ipynb #aa2471ac
 class Run:
@@ -80,6 +111,7 @@ class Run:
         self.settings = self._claim_folder()
         self.n_classes = len(self.splits.classes)
         self.full = make_loaders(self.splits, self.profile.batch_size, self.profile.workers, seed=0)
+        self.results = ResultStore(self.out, self.profile.seeds, writes=self.rank == 0)
         self.loaded = {}  # models this process loaded once (the teacher, behind its cache)
 
     def _decode_once(self):
@@ -105,30 +137,6 @@ class Run:
         return dict(data=None if self.embedded else str(self.data_root), out=str(self.out), profile=asdict(self.profile),
                     unlabelled=str(self.unlabelled) if self.unlabelled else None, device=str(self.device), progress=False,
                     teacher=str(self.teacher_file) if self.teacher_file else None)
-
-    def result(self, name: str) -> dict | None:
-        "The stored result of step `name` (e.g. 'kd/seed0'), or None while it has not finished."
-        path = self._result_path(name)
-        return json.loads(path.read_text()) if path.exists() else None
-
-    def finished(self, name: str) -> bool:
-        "Whether step `name` has finished (its result is stored)."
-        return self._result_path(name).exists()
-
-    def store(self, name: str, record: dict) -> dict:
-        "Store the result of step `name` (process 0 writes it): from now on the step is finished, and a resumed run reads it back."
-        if self.rank == 0: write_json(self._result_path(name), record)
-        return record
-
-    def _result_path(self, name: str) -> Path: return self.out / "results" / f"{name}.json"
-
-    def model_file(self, key: str, seed: int = 0) -> Path:
-        "Seed `seed`'s model file of the method `key`."
-        return METHODS[key].model_file(self.out, seed)
-
-    def records(self, key: str) -> list[dict | None]:
-        "The stored results of method `key`, one a seed (the teacher has one)."
-        return [self.result(METHODS[key].result(s)) for s in (range(1) if key == "teacher" else range(self.profile.seeds))]
 
 # %% ../nbs/machinery/16_run_store.ipynb #7264df01
 def transfer_set(run: Run, seed: int):
@@ -172,6 +180,6 @@ def record(run: Run, name: str, result, folder: Path | None = None, extra=None) 
     stored = {"f1": test["f1"], "accuracy": test["accuracy"], "params": count_params(result.model),
               "valid_f1": result.best_f1, "best_epoch": result.best_epoch, "history": list(result.history), **(extra or {})}
     for r in stored["history"]: r.pop("seconds", None)  # wall-clock time differs between runs; the report must not
-    run.store(name, stored)
+    run.results.store(name, stored)
     if folder is not None and run.rank == 0: (folder / "checkpoint.pt").unlink(missing_ok=True)
     return stored

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from .distributed import barrier
-from .methods import METHODS, SHIPPED, pruned
-from .profiles import Profile, _tuples, epochs_for
+from .methods import METHODS, SHIPPED, pruned, sweep_result
+from .profiles import Profile, profile_fields, epochs_for
 from .run_store import Run, student_loaders, student_steps
 from .shipping import deploy_step
 from .steps import control_step, pruning_steps, student_step, teacher_check, teacher_step
@@ -45,7 +45,7 @@ def _distil(run: Run, seed: int):
 
 def _width(run: Run, conv5: int):
     p = run.profile
-    student_step(run, f"conv5_{conv5}/seed0", 0, linear(p.start_temperature, p.end_temperature), conv5=conv5)
+    student_step(run, sweep_result(conv5), 0, linear(p.start_temperature, p.end_temperature), conv5=conv5)
 
 JOB_KINDS = {"teacher": lambda run, _: teacher_step(run), "student": lambda run, seed: student_step(run, METHODS["student"].result(seed), seed),
              "distil": _distil, "prune": lambda run, seed: pruning_steps(run, seed, "weights"),
@@ -74,7 +74,7 @@ def jobs(run: Run) -> list[Job]:
                 (kd_first + kd_cached + kd_labelled) * steps, ("teacher",)) for s in seeds]
     # the other widths before the pruning of the seeds: long jobs first, so that short ones fill the end
     # after seed 0's KD runs: the teacher's answers to seed 0's batches are in the run folder by then
-    out += [Job("width", w, (f"conv5_{w}/seed0",), kd_cached * steps * (1.5 if w >= 512 else 1), (METHODS["kd_decreasing_t"].result(0),))
+    out += [Job("width", w, (sweep_result(w),), kd_cached * steps * (1.5 if w >= 512 else 1), (METHODS["kd_decreasing_t"].result(0),))
             for w in p.sweep if w != p.conv5 and "conv5_sweep" not in run.skipped]
     for s in seeds:
         distilled = (METHODS["kd_decreasing_t"].result(s),)
@@ -82,7 +82,7 @@ def jobs(run: Run) -> list[Job]:
                 *([Job("channels", s, tuple(m.result(s) for m in pruned("channels")), 2 * kd_cached * retrain, distilled)]
                   if not any(m.key in run.skipped for m in pruned("channels")) else []),
                 Job("control", s, (METHODS["kd_retrained_50"].result(s), METHODS["kd_retrained"].result(s)), 2 * kd_cached * retrain, distilled),
-                *([Job("deploy", s, tuple(f"{k}/seed{s}" for k in SHIPPED), 250,
+                *([Job("deploy", s, tuple(x.result(s) for x in SHIPPED.values()), 250,
                        tuple(dict.fromkeys(METHODS[x.source].result(s) for x in SHIPPED.values())))] if p.deploy else [])]
     # the students alone need nothing: they keep a core busy while the teacher trains, and fill gaps at the end
     out += [Job("student", s, (METHODS["student"].result(s),), steps) for s in seeds]
@@ -119,7 +119,7 @@ def _start_worker(threads: int, run_args: dict, records, level: int):
     worker_log = logging.getLogger("lwm_nb")
     worker_log.handlers[:] = [logging.handlers.QueueHandler(records)]
     worker_log.setLevel(level); worker_log.propagate = False
-    _worker_run = Run(**{**run_args, "profile": Profile(**_tuples(run_args["profile"]))})
+    _worker_run = Run(**{**run_args, "profile": Profile(**profile_fields(run_args["profile"]))})
 
 def _work(kind: str, arg: int | None):
     run_job(_worker_run, kind, arg)
@@ -167,7 +167,7 @@ class Progress:
     def __init__(self, run: Run, jobs: list[Job], started: float, parallel: int = 1):
         self.run, self.started, self.parallel, self.jobs = run, started, parallel, jobs
         self.steps = [s for j in jobs for s in j.steps]
-        self.done = [s for s in self.steps if run.finished(s)]
+        self.done = [s for s in self.steps if run.results.finished(s)]
         self.began, self.cost_done, self.seconds_done = {}, 0.0, 0.0  # jobs in flight -> when; what finished jobs cost and took
         self.warned = set()
 
@@ -187,12 +187,12 @@ class Progress:
     def update(self):
         "Log every step that finished since the last call (and what the teacher check found)."
         for name in self.steps:
-            if name in self.done or not self.run.finished(name): continue
+            if name in self.done or not self.run.results.finished(name): continue
             self.done.append(name)
             left = self.estimate() if len(self.done) < len(self.steps) else None
             eta = f", about {clock(left)} left" if left is not None and math.isfinite(left) else ""
             log.info(f"[{len(self.done):>2}/{len(self.steps)}] {name} done, test macro-F1 "
-                     f"{self.run.result(name)['f1']:.3f} — {clock(time.perf_counter() - self.started)} elapsed{eta}")
+                     f"{self.run.results.read(name)['f1']:.3f} — {clock(time.perf_counter() - self.started)} elapsed{eta}")
         for problem in teacher_check(self.run)["problems"]:
             if problem not in self.warned: self.warned.add(problem); log.warning(problem)
 
@@ -228,7 +228,7 @@ def _side_by_side(run: Run, todo: list[Job], progress: Progress, parallel: int):
     running = {}
     try:
         while todo or running:
-            ready = [j for j in todo if all(run.finished(n) for n in j.needs)]
+            ready = [j for j in todo if all(run.results.finished(n) for n in j.needs)]
             if not ready and not running: raise RuntimeError(f"no job can start: {todo[0]} needs steps that no job makes")
             for job in ready[:parallel - len(running)]:
                 running[pool.submit(library._work, job.kind, job.arg)] = job; todo.remove(job); progress.job_started(job)
@@ -248,7 +248,7 @@ def run_jobs(run: Run, started: float | None = None):
     "Do every job that has not finished, side by side where `parallel_steps` allows, logging progress."
     barrier()  # under torchrun every process sees the same finished steps, so all take the same jobs
     plan = jobs(run)
-    todo = [j for j in plan if not all(run.finished(s) for s in j.steps)]
+    todo = [j for j in plan if not all(run.results.finished(s) for s in j.steps)]
     parallel = min(parallel_steps(run), len(todo))
     progress = Progress(run, plan, started or time.perf_counter(), max(parallel, 1))
     if parallel <= 1: _in_turn(run, todo, progress)

@@ -13,8 +13,14 @@ import pandas as pd
 import torch
 
 from .data import per_class_subset
-from .evaluate import describe_cpu, evaluate, speed_and_size
-from .export import deployment_speed, export_onnx, gzipped_size, load_onnx, quantize_int8, read_metadata
+from .timing import describe_cpu
+from .evaluate import evaluate
+from .timing import speed_and_size
+from .timing import deployment_speed
+from .export import export_onnx, read_metadata
+from .files import file_bytes
+from .export import load_onnx
+from .int8 import quantize_int8
 from .methods import METHODS, SHIPPED, timing_name
 from .models import count_params, load_model, make_permanent, save_model
 from .report import summarize
@@ -28,25 +34,25 @@ __all__ = ['log', 'TIMINGS', 'SIZED', 'deploy_step', 'deploy_speed', 'speed', 'd
 # %% ../nbs/machinery/18_shipping.ipynb #4b83c785
 def deploy_step(run: Run, seed: int) -> dict:
     "Export the seed's distilled student and its 60 %-pruned student to ONNX fp32 and INT8 (calibrated on the seed's training images), and score every file on test; returns `{key: record}`."
-    names = {k: f"{k}/seed{seed}" for k in SHIPPED}
-    if all(run.finished(n) for n in names.values()): return {k: run.result(n) for k, n in names.items()}
+    names = {k: x.result(seed) for k, x in SHIPPED.items()}
+    if all(run.results.finished(n) for n in names.values()): return {k: run.results.read(n) for k, n in names.items()}
     log.info(f"deploy seed {seed}: the distilled and the 60 %-pruned student to ONNX fp32 and INT8")
     folder = run.out / "deploy" / f"seed{seed}"
     calibration = per_class_subset(run.splits.train, run.profile.students_per_class, seed)
     check = torch.stack([run.splits.test[i][0] for i in range(min(16, len(run.splits.test)))])
     for source in dict.fromkeys(s.source for s in SHIPPED.values()):
-        todo = {k: n for k, n in names.items() if SHIPPED[k].source == source and not run.finished(n)}
+        todo = {k: n for k, n in names.items() if SHIPPED[k].source == source and not run.results.finished(n)}
         if not todo: continue
-        model = load_model(run.model_file(source, seed))
+        model = load_model(run.results.model_file(source, seed))
         fp32 = export_onnx(model, folder / f"{source}.onnx", run.profile.size, run.splits.classes, run.splits.scientific_names, images=check)
         files = {"fp32": fp32, "int8": quantize_int8(fp32, calibration, folder / f"{source}_int8.onnx")}
         for key, name in todo.items():
             file = files[SHIPPED[key].format]
             scored = evaluate(load_onnx(file)[0], run.full.test)
-            run.store(name, {"f1": scored["f1"], "accuracy": scored["accuracy"], "params": count_params(model), "source": source,
+            run.results.store(name, {"f1": scored["f1"], "accuracy": scored["accuracy"], "params": count_params(model), "source": source,
                              "format": {"fp32": "ONNX fp32", "int8": "ONNX INT8"}[SHIPPED[key].format],
-                             "file_bytes": file.stat().st_size, "file_bytes_gzip": gzipped_size(file)})
-    return {k: run.result(n) for k, n in names.items()}
+                             **{f"file_{k}": v for k, v in file_bytes(file).items()}})
+    return {k: run.results.read(n) for k, n in names.items()}
 
 # %% ../nbs/machinery/18_shipping.ipynb #cc983f6b
 TIMINGS = (("kd_decreasing_t", "PyTorch eager"), ("pruned_60", "PyTorch eager"), ("pruned_50", "PyTorch eager"),
@@ -61,7 +67,7 @@ def _onnx_file(run: Run, key: str, int8: bool, tmp: Path) -> Path:
     if p.speed_size == p.size and any(s.source == key for s in SHIPPED.values()):
         return run.out / "deploy" / "seed0" / f"{key}{'_int8' if int8 else ''}.onnx"
     fp32 = tmp / f"{key}.onnx"
-    if not fp32.exists(): export_onnx(load_model(run.model_file(key, 0)), fp32, p.speed_size, run.splits.classes)
+    if not fp32.exists(): export_onnx(load_model(run.results.model_file(key, 0)), fp32, p.speed_size, run.splits.classes)
     if not int8: return fp32
     calibration = per_class_subset(run.splits.train, p.students_per_class, 0)
     return quantize_int8(fp32, calibration, tmp / f"{key}_int8.onnx", n_images=64)
@@ -69,13 +75,13 @@ def _onnx_file(run: Run, key: str, int8: bool, tmp: Path) -> Path:
 def _timed_model(run: Run, key: str, runtime: str, tmp: Path) -> torch.nn.Module:
     "Seed 0's model of `key` as `runtime` runs it: an ONNX file, or the PyTorch model with its pruning masks applied once."
     if runtime != "PyTorch eager": return load_onnx(_onnx_file(run, key, runtime == "ONNX Runtime INT8", tmp))[0]
-    model = load_model(run.model_file(key, 0))
+    model = load_model(run.results.model_file(key, 0))
     weight_pruned = METHODS[key].pruned is not None and METHODS[key].pruned[0] == "weights"
     return make_permanent(model) if weight_pruned else model  # a channel-pruned student has no masks
 
 def deploy_speed(run: Run) -> dict:
     "The run's one speed measurement: latency (batch 1) and throughput (batch `speed_batch`) of every model in `TIMINGS`, with the CPU and thread count. Every table that shows a speed reads it here."
-    stored = run.result("deploy_speed")
+    stored = run.results.read("deploy_speed")
     if stored is not None: return stored
     p = run.profile
     log.info(f"speed of every model at {p.speed_size} px (batch 1 and {p.speed_batch}) on {describe_cpu()}")
@@ -84,17 +90,17 @@ def deploy_speed(run: Run) -> dict:
         table = deployment_speed({timing_name(*t): m for t, m in models.items()}, size=p.speed_size, batch=p.speed_batch, repeats=p.speed_repeats)
         scheme = read_metadata(models["kd_decreasing_t", "ONNX Runtime INT8"].path)["int8_scheme"]
     rows = [{**row, "method": key, "runtime": runtime} for row, (key, runtime) in zip(table.reset_index().to_dict("records"), models)]
-    return run.store("deploy_speed", {"rows": rows, **table.attrs, "int8_scheme": scheme})
+    return run.results.store("deploy_speed", {"rows": rows, **table.attrs, "int8_scheme": scheme})
 
 # %% ../nbs/machinery/18_shipping.ipynb #8a21730c
 SIZED = ("teacher", "kd_decreasing_t", "pruned_50", "pruned_60")  # the rows of the speed-and-size table; ratios are against the first
 
 def speed(run: Run) -> dict:
     "Size of the teacher, the distilled student and its pruned students, with their speed from `deploy_speed` where the run ships, else measured here: `{rows, size, batch, cpu}`."
-    stored = run.result("speed_and_size")
+    stored = run.results.read("speed_and_size")
     if stored is not None: return stored
     p = run.profile
-    models = {METHODS[k].short: load_model(run.model_file(k, 0)) for k in SIZED}
+    models = {METHODS[k].short: load_model(run.results.model_file(k, 0)) for k in SIZED}
     timings = None
     if p.deploy:
         measured = deploy_speed(run)
@@ -102,8 +108,8 @@ def speed(run: Run) -> dict:
         timings = pd.DataFrame(eager).assign(model=lambda t: [METHODS[k].short for k in t.method]).set_index("model")
         timings.attrs.update({k: v for k, v in measured.items() if k != "rows"})
     else: log.info(f"speed and size at {p.speed_size} px (batch 1 and {p.speed_batch}) on {describe_cpu()}")
-    table = speed_and_size(models, size=p.speed_size, batch=p.speed_batch, warmup=1, repeats=p.speed_repeats, progress=run.progress, timings=timings)
-    return run.store("speed_and_size", {"rows": table.reset_index().to_dict("records"), "size": p.speed_size,
+    table = speed_and_size(models, size=p.speed_size, batch=p.speed_batch, repeats=p.speed_repeats, timings=timings)
+    return run.results.store("speed_and_size", {"rows": table.reset_index().to_dict("records"), "size": p.speed_size,
                                         "batch": p.speed_batch, "cpu": table.attrs["cpu"]})
 
 # %% ../nbs/machinery/18_shipping.ipynb #c056a765
@@ -113,12 +119,12 @@ def deployed(run: Run) -> dict:
     rows = {}
     for source in dict.fromkeys(s.source for s in SHIPPED.values()):
         with tempfile.TemporaryDirectory() as tmp:  # the model alone, as save_model writes it: a run's files also hold its history, timings included
-            files = [save_model(load_model(run.model_file(source, s)), Path(tmp) / f"{s}.pt") for s in seeds]
-            sizes = [(f.stat().st_size, gzipped_size(f)) for f in files]
-        rows[source] = {**summarize({source: run.records(source)})[source], "format": "PyTorch (save_model)", "source": source,
+            files = [save_model(load_model(run.results.model_file(source, s)), Path(tmp) / f"{s}.pt") for s in seeds]
+            sizes = [tuple(file_bytes(f).values()) for f in files]
+        rows[source] = {**summarize({source: run.results.records(source)})[source], "format": "PyTorch (save_model)", "source": source,
                         "file_bytes": round(np.mean([b for b, _ in sizes])), "file_bytes_gzip": round(np.mean([g for _, g in sizes]))}
     for key, shipped in SHIPPED.items():
-        records = [run.result(f"{key}/seed{s}") for s in seeds]
+        records = [run.results.read(shipped.result(s)) for s in seeds]
         rows[key] = {**summarize({key: records})[key], "format": records[0]["format"], "source": shipped.source,
                      "file_bytes": round(np.mean([r["file_bytes"] for r in records])),
                      "file_bytes_gzip": round(np.mean([r["file_bytes_gzip"] for r in records]))}

@@ -31,7 +31,7 @@ __all__ = ['log', 'teacher_step', 'teacher_cache_bytes', 'caches_teacher', 'teac
 # %% ../nbs/machinery/17_steps.ipynb #40ac9738
 def teacher_step(run: Run) -> dict:
     "Train (or resume, or read back) the teacher on the whole training split; returns its test record."
-    stored = run.result("teacher")
+    stored = run.results.read("teacher")
     if stored is not None: return stored
     if run.teacher_file is not None: return _given_teacher(run)
     p, steps = run.profile, len(run.full.train)
@@ -40,7 +40,7 @@ def teacher_step(run: Run) -> dict:
              f"on {len(run.splits.train)} images" + (f" (raised from {p.teacher_epochs} epochs to reach "
              f"{p.teacher_min_steps} steps)" if epochs > p.teacher_epochs else ""))
     torch.manual_seed(0)
-    folder = run.model_file("teacher").parent
+    folder = run.results.model_file("teacher").parent
     result = train(run, teacher(run.n_classes, weights=p.weights, verbose=False, arch=p.teacher_arch), run.full, epochs, folder, 0,
                    lr_schedule=lr_schedule(p.teacher_lr_schedule))
     return record(run, "teacher", result, folder)
@@ -49,7 +49,7 @@ def _given_teacher(run: Run) -> dict:
     "A teacher trained elsewhere (`lwm run --teacher`): copied into the run folder, where the KD steps read it, and scored; nothing trains."
     log.info(f"teacher: {run.profile.teacher_arch} from {run.teacher_file}, trained elsewhere: not trained here, only scored")
     model = read_teacher(run.teacher_file, run.splits.classes, run.profile.teacher_arch).to(run.device)
-    folder = run.model_file("teacher").parent
+    folder = run.results.model_file("teacher").parent
     if run.rank == 0: save_model(model, folder / "model.pt", classes=run.splits.classes, input_size=run.profile.size)
     barrier()  # every process reads it back for its KD steps
     valid = evaluate(model, run.full.valid)["f1"]
@@ -76,7 +76,7 @@ def teacher_answers_file(run: Run, seed: int) -> Path:
 
 def kd_teacher(run: Run, seed: int):
     "The trained teacher on the run's device, loaded once a process — behind a `TeacherCache` of seed `seed`'s answers, read from the run folder, where `caches_teacher` says so."
-    if "teacher" not in run.loaded: run.loaded["teacher"] = load_model(run.model_file("teacher")).to(run.device).eval()
+    if "teacher" not in run.loaded: run.loaded["teacher"] = load_model(run.results.model_file("teacher")).to(run.device).eval()
     if not caches_teacher(run): return run.loaded["teacher"]
     if run.loaded.get("answers") is None or run.loaded["answers"][0] != seed:  # one seed's answers in memory; the others are on disk
         run.loaded["answers"] = (seed, TeacherCache(run.loaded["teacher"], teacher_cache_bytes(run)))
@@ -96,7 +96,7 @@ def student_step(run: Run, name: str, # the step's result name ('kd/seed0', 'con
                  transfer: bool = True, # with KD: distil on the transfer set too, where there is one
                 ) -> dict:
     "Train one student for `seed` into the run folder's `name`; returns its test record."
-    stored = run.result(name)
+    stored = run.results.read(name)
     if stored is not None: return stored
     p = run.profile
     conv5 = (conv5 or p.conv5) if p.student_arch == STUDENT_ARCH else None  # other architectures have no conv5
@@ -122,26 +122,26 @@ def pruning_steps(run: Run, seed: int, what: str = "weights") -> dict:
     "Prune the seed's KD + falling-T student to 50 % then 60 % — of its `what`, 'weights' or 'channels' — retraining with KD after each; returns `{share: record}`."
     methods = pruned(what)
     names = {m.pruned[1]: m.result(seed) for m in methods}
-    if all(run.finished(n) for n in names.values()): return {a: run.result(n) for a, n in names.items()}
-    folders = {m.pruned[1]: run.model_file(m.key, seed).parent for m in methods}
+    if all(run.results.finished(n) for n in names.values()): return {a: run.results.read(n) for a, n in names.items()}
+    folders = {m.pruned[1]: run.results.model_file(m.key, seed).parent for m in methods}
     log.info(f"pruning seed {seed}: {' then '.join(f'{a:.0%}' for a in names)} of the {what}, {run.profile.retrain_epochs} epochs of KD retraining after each")
-    model = load_model(run.model_file(methods[0].source, seed))
+    model = load_model(run.results.model_file(methods[0].source, seed))
     results = prune_and_retrain(model, student_loaders(run, seed), tuple(names), run.profile.retrain_epochs, out=folders, method=what,
                                 seed=seed, device=run.device, progress=run.progress, **_retrain_kwargs(run, seed))
     keep_teacher_answers(run, seed)
-    return {a: run.result(names[a]) or record(run, names[a], r, folders[a]) for a, r in results.items()}
+    return {a: run.results.read(names[a]) or record(run, names[a], r, folders[a]) for a, r in results.items()}
 
 def control_step(run: Run, seed: int) -> dict:
     "The seed's KD + falling-T student retrained as the pruned ones are, in two stages, without pruning; returns the second stage's record."
     first, second = METHODS["kd_retrained_50"], METHODS["kd_retrained"]
-    if run.finished(first.result(seed)) and run.finished(second.result(seed)): return run.result(second.result(seed))
+    if run.results.finished(first.result(seed)) and run.results.finished(second.result(seed)): return run.results.read(second.result(seed))
     log.info(f"{second.result(seed)}: the distilled student, retrained like the pruned ones (2 × {run.profile.retrain_epochs} epochs of KD), not pruned")
-    model, loaders = load_model(run.model_file(first.source, seed)), student_loaders(run, seed)
+    model, loaders = load_model(run.results.model_file(first.source, seed)), student_loaders(run, seed)
     for stage in (first, second):
-        folder = run.model_file(stage.key, seed).parent
+        folder = run.results.model_file(stage.key, seed).parent
         result = train(run, model, loaders, run.profile.retrain_epochs, folder, seed, **_retrain_kwargs(run, seed))
         keep_teacher_answers(run, seed)
-        stored = run.result(stage.result(seed)) or record(run, stage.result(seed), result, folder)
+        stored = run.results.read(stage.result(seed)) or record(run, stage.result(seed), result, folder)
         model = result.model
     return stored
 
@@ -149,8 +149,8 @@ def control_step(run: Run, seed: int) -> dict:
 def teacher_check(run: Run) -> dict:
     "Is the teacher worth distilling from? Its validation macro-F1 against chance and against the students alone."
     chance = 1 / run.n_classes
-    t = run.result("teacher")
-    alone = [r["valid_f1"] for r in run.records("student") if r is not None]
+    t = run.results.read("teacher")
+    alone = [r["valid_f1"] for r in run.results.records("student") if r is not None]
     problems = []
     advice = ("Train it longer (teacher_epochs or teacher_min_steps in a profile file), start it from ImageNet "
               "weights (\"weights\": \"imagenet\"), or give it more data." if run.teacher_file is None else

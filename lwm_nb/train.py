@@ -20,7 +20,7 @@ from torch.utils.data import DataLoader
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .distributed import _sync_buffers, _to_plain_batchnorm, _validator, barrier, distributed, resolve_device, shard_loader
+from .distributed import broadcast_buffers, to_plain_batchnorm, validator, barrier, distributed, resolve_device, shard_loader
 from .checkpoints import CheckpointPolicy, restore_checkpoint, save_checkpoint
 from .files import save_figure
 from .distill import kd_loss
@@ -216,7 +216,7 @@ def _optimization(model: nn.Module, lr_schedule, steps: int, epochs: int, device
 def _validate_epoch(model: nn.Module, validate, train_loader, recalibrate: bool, device: torch.device) -> dict:
     "Score the model on validation after an epoch: BatchNorm statistics re-estimated first after few steps, and process 0's given to every process."
     if recalibrate: recalibrate_bn(model, train_loader, device=device)
-    if distributed()[1] > 1: _sync_buffers(model)
+    if distributed()[1] > 1: broadcast_buffers(model)
     return validate(model)
 
 def _epoch_seconds(started: float, device: torch.device) -> float:
@@ -275,7 +275,7 @@ def fit(model: nn.Module, # trained in place; it ends with the weights of its be
         history, start, best = History(ckpt["history"]), ckpt["epoch"], {k: ckpt[k] for k in best}
     else: torch.manual_seed(seed)
     checkpoints = CheckpointPolicy(out / "checkpoint.pt" if out is not None else None, epochs, checkpoint_overhead, start)
-    validate = _validator(loaders.valid, rank, world)
+    validate = validator(loaders.valid, rank, world)
     epoch_bar = tqdm(range(start, epochs), desc="epochs", initial=start, total=epochs, disable=not progress)
     for epoch in epoch_bar:
         started = time.perf_counter()
@@ -300,7 +300,7 @@ def _finish(model: nn.Module, loaders, out: Path | None, history: History, best:
             written: list[int]) -> FitResult:
     "The selected epoch's weights, back in the usual layout, written to `out/model.pt` (by process 0, where this call trained)."
     model.load_state_dict(best["best_state"])
-    if sync_batchnorm and distributed()[1] > 1: _to_plain_batchnorm(model)
+    if sync_batchnorm and distributed()[1] > 1: to_plain_batchnorm(model)
     # the student goes back to the usual layout (torch's pruning flattens weights with .view); the teacher stays
     # channels-last: new storage for its tensors would make a TeacherCache drop the logits the next KD run can reuse
     model.to(memory_format=torch.contiguous_format)

@@ -6,7 +6,8 @@ import torch.nn.functional as F
 from sklearn.metrics import accuracy_score, f1_score
 from torch import nn
 
-from lwm_nb.evaluate import confused_pairs, evaluate, per_class, speed_and_size
+from lwm_nb.evaluate import confused_pairs, evaluate, per_class
+from lwm_nb.timing import speed_and_size
 from lwm_nb.models import count_params, student
 
 
@@ -77,7 +78,7 @@ def test_confused_pairs_counts():
 
 def test_speed_and_size_table_shape_and_units():
     models = {"wide": student(10, conv5=256), "narrow": student(10, conv5=16)}
-    table = speed_and_size(models, size=32, batch=8, devices=["cpu"], warmup=1, repeats=2, progress=False)
+    table = speed_and_size(models, size=32, batch=8, devices=["cpu"], repeats=2)
     assert table.index.tolist() == ["wide", "narrow"]
     assert table.loc["narrow", "params"] == count_params(models["narrow"])
     assert table.loc["wide", "params_ratio"] == 1 and table.loc["wide", "cpu_speedup"] == 1
@@ -85,7 +86,5 @@ def test_speed_and_size_table_shape_and_units():
     # units: MB of a float32 file are about 4 bytes a parameter; latency in ms; throughput in images/s
     assert table.loc["wide", "file_MB"] == pytest.approx(4 * count_params(models["wide"]) / 1e6, rel=0.15)
     assert 0.01 < table.loc["narrow", "cpu_latency_ms"] < 5_000
-    row = table.loc["narrow"]
-    assert row.cpu_img_per_s_slowest <= row.cpu_img_per_s <= row.cpu_img_per_s_fastest
     assert 0.1 < table.loc["narrow", "mult_adds_M"] < 10
     assert table.attrs["size"] == 32 and table.attrs["batch"] == 8

@@ -8,7 +8,9 @@ import pytest
 import torch
 
 from lwm_nb.data import load_splits, make_digits, make_loaders
-from lwm_nb.export import can_saturate, int8_weights, predict, read_metadata
+from lwm_nb.int8 import can_saturate, int8_weights
+from lwm_nb.predict import predict
+from lwm_nb.export import read_metadata
 from lwm_nb.models import student
 from lwm_nb.cli import main
 from lwm_nb.train import fit

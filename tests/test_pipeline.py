@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import report_without_timings, stopped_early
-from lwm_nb.export import can_saturate
+from lwm_nb.int8 import can_saturate
 
 
 def lwm(*args, **kw):

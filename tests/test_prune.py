@@ -7,7 +7,8 @@ import torch
 
 from lwm_nb.data import load_splits, make_digits, make_loaders
 from lwm_nb.evaluate import evaluate
-from lwm_nb.export import export_onnx, load_onnx, read_metadata
+from lwm_nb.export import export_onnx, read_metadata
+from lwm_nb.export import load_onnx
 from lwm_nb.models import architecture, clone_model, count_params, load_model, make_permanent, mult_adds, save_model, student
 from lwm_nb.channels import channel_groups
 from lwm_nb.prune import global_prune, prunable, prune_and_retrain, prune_channels, pruned_share
