@@ -22,7 +22,8 @@ __all__ = ['onnx_session', 'describe_onnx', 'read_metadata', 'export_onnx', 'Onn
 
 # %% ../nbs/12_export.ipynb #5c3fe11d
 def onnx_session(path, threads: int | None = None) -> ort.InferenceSession:
-    "An ONNX Runtime CPU session with `threads` intra-op threads (default: torch's, so that both runtimes get the same cores)."
+    """An ONNX Runtime CPU session with `threads` intra-op threads (default: torch's, so that both runtimes get the same
+    cores)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads or torch.get_num_threads()
     options.inter_op_num_threads = 1
@@ -30,7 +31,8 @@ def onnx_session(path, threads: int | None = None) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
 def describe_onnx(proto: onnx.ModelProto, meta: dict) -> onnx.ModelProto:
-    "Write `meta` (JSON values) into the model's metadata; drop what only the exporter needed — per-node notes, shape annotations — and give inner tensors and nodes short names: together much of a small student's file."
+    """Write `meta` (JSON values) into the model's metadata; drop what only the exporter needed — per-node notes, shape
+    annotations — and give inner tensors and nodes short names: together much of a small student's file."""
     graph = proto.graph
     keep = {v.name for v in (*graph.input, *graph.output)}
     names = {}
@@ -52,18 +54,22 @@ def read_metadata(path) -> dict:
 
 # %% ../nbs/12_export.ipynb #1fb0201d
 def _unshared(model: onnx.ModelProto) -> onnx.ModelProto:
-    "`model` with its own copy of an initializer for every node that reads it: the TorchScript exporter makes equal tensors one (the all-ones BatchNorm scales of an untrained network), and ONNX Runtime's quantizer refuses a weight that several nodes share."
+    """`model` with its own copy of an initializer for every node that reads it: the TorchScript exporter makes equal
+    tensors one (the all-ones BatchNorm scales of an untrained network), and ONNX Runtime's quantizer refuses a
+    weight that several nodes share."""
     graph, readers = model.graph, {}
     initializers = {i.name: i for i in graph.initializer}
     for node in graph.node:
         for k, name in enumerate(node.input):
-            if name not in initializers or initializers[name].data_type != onnx.TensorProto.FLOAT: continue  # shapes may stay shared
+            # shapes may stay shared
+            if name not in initializers or initializers[name].data_type != onnx.TensorProto.FLOAT: continue
             readers[name] = readers.get(name, 0) + 1
             if readers[name] == 1: continue
             copy = onnx.TensorProto(); copy.CopyFrom(initializers[name]); copy.name = f"{name}.{readers[name]}"
             graph.initializer.append(copy); node.input[k] = copy.name
     return model
 
+# %% ../nbs/12_export.ipynb #9f775864
 def export_onnx(model: nn.Module, # a teacher or student, pruned or not; it is not changed
                 path, # the .onnx file to write (weights inside it)
                 size: int = 224, # the input size the file takes (batch size is free)
@@ -72,7 +78,8 @@ def export_onnx(model: nn.Module, # a teacher or student, pruned or not; it is n
                 images: torch.Tensor | None = None, # a batch to check the file on; None: 8 random images
                 tolerance: float = 1e-3, # largest logit difference accepted, relative to the largest logit
                ) -> Path:
-    "Export `model` to ONNX with a dynamic batch axis and its class names in the metadata; the file is checked against PyTorch and refused (not written) when they disagree."
+    """Export `model` to ONNX with a dynamic batch axis and its class names in the metadata; the file is checked against
+    PyTorch and refused (not written) when they disagree."""
     path = Path(path).expanduser()
     deployed = make_permanent(clone_model(model)).cpu().eval().to(memory_format=torch.contiguous_format)
     n_classes = deployed(torch.zeros(1, 3, size, size)).shape[1]
@@ -84,7 +91,8 @@ def export_onnx(model: nn.Module, # a teacher or student, pruned or not; it is n
     with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):  # the exporter narrates every pass
         warnings.simplefilter("ignore")  # it calls itself deprecated, in favour of dynamo=True
         # the TorchScript exporter: for these convolutional networks the parity check below passes as with dynamo=True,
-        # in a twentieth of the time (0.8 s against 16 s for the student at 224 px on 2 cores), which is most of shipping
+        # in a twentieth of the time (0.8 s against 16 s for the student at 224 px on 2 cores), which is most of
+        # shipping
         torch.onnx.export(deployed, (example,), written, dynamo=False, input_names=["images"], output_names=["logits"],
                           dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17)
     meta = {"format": "lwm_nb.onnx/1", "classes": classes, "scientific_names": scientific_names or {},
@@ -98,13 +106,16 @@ def export_onnx(model: nn.Module, # a teacher or student, pruned or not; it is n
     differ = int((got.argmax(1) != expected.argmax(1)).sum())
     if worst > tolerance or differ:
         path.unlink(missing_ok=True)
-        raise ValueError(f"The ONNX export of this model disagrees with PyTorch (largest logit difference {worst:.2g} of the "
-                         f"largest logit, {differ} of {len(check)} predicted classes differ); {path} was not kept.")
+        raise ValueError(
+            f"The ONNX export of this model disagrees with PyTorch (largest logit difference {worst:.2g} of the "
+            f"largest logit, {differ} of {len(check)} predicted classes differ); {path} was not kept."
+        )
     return path
 
 # %% ../nbs/12_export.ipynb #e1b9c15e
 class OnnxClassifier(nn.Module):
-    "An ONNX file as a module: images in, logits out, on the CPU with ONNX Runtime — so that `evaluate` and `forward_seconds` use it as they use a PyTorch model."
+    """An ONNX file as a module: images in, logits out, on the CPU with ONNX Runtime — so that `evaluate` and
+    `forward_seconds` use it as they use a PyTorch model."""
     def __init__(self, path, threads: int | None = None):
         super().__init__()
         self.path, self.meta = Path(path), read_metadata(path)
@@ -115,16 +126,28 @@ class OnnxClassifier(nn.Module):
         images = np.ascontiguousarray(x.detach().cpu().float().numpy())
         return torch.from_numpy(self.session.run(None, {"images": images})[0])
 
-    def __repr__(self): return f"OnnxClassifier({str(self.path)!r}, {self.meta.get('format')}, {len(self.meta.get('classes', []))} classes)"
+    def __repr__(self):
+        return (f"OnnxClassifier({str(self.path)!r}, {self.meta.get('format')}, {len(self.meta.get('classes', []))} "
+                "classes)")
 
-def load_onnx(path, # a file written by `export_onnx` or `quantize_int8`
-              threads: int | None = None, # ONNX Runtime's threads; None: as many as torch uses
-             ) -> tuple[OnnxClassifier, list[str]]:
+
+def load_onnx(
+    path,  # a file written by `export_onnx` or `quantize_int8`
+    threads: int | None = None,  # ONNX Runtime's threads; None: as many as torch uses
+) -> tuple[OnnxClassifier, list[str]]:
     "The classifier in an ONNX file and its class names."
     path = Path(path).expanduser()
-    if not path.is_file(): raise FileNotFoundError(f"No ONNX file at {path}.")
-    try: model = OnnxClassifier(path, threads)
-    except (onnx.onnx_cpp2py_export.checker.ValidationError, google.protobuf.message.DecodeError, RuntimeError, ort.capi.onnxruntime_pybind11_state.Fail) as e:
+    if not path.is_file():
+        raise FileNotFoundError(f"No ONNX file at {path}.")
+    try:
+        model = OnnxClassifier(path, threads)
+    except (
+        onnx.onnx_cpp2py_export.checker.ValidationError,
+        google.protobuf.message.DecodeError,
+        RuntimeError,
+        ort.capi.onnxruntime_pybind11_state.Fail,
+    ) as e:
         raise ValueError(f"{path} is not an ONNX model this version can run ({type(e).__name__}).") from None
-    if "classes" not in model.meta: raise ValueError(f"{path} has no class names in its metadata: was it written by export_onnx?")
+    if "classes" not in model.meta:
+        raise ValueError(f"{path} has no class names in its metadata: was it written by export_onnx?")
     return model, model.meta["classes"]

@@ -21,48 +21,77 @@ __all__ = ['load_classifier', 'predictions', 'predict']
 # %% ../nbs/12b_predict.ipynb #f0dafc65
 def load_classifier(path, # a model file: .pt from `save_model`, or .onnx from `export_onnx` / `quantize_int8`
                    ) -> tuple[nn.Module, list[str], int | None]:
-    "The model in a file, ready to run on the CPU, with its class names and input size (None where the file does not say)."
+    """The model in a file, ready to run on the CPU, with its class names and input size (None where the file does not
+    say)."""
     path = Path(path).expanduser()
     if path.suffix == ".onnx":
         model, classes = load_onnx(path)
         return model, classes, model.input_size
     if path.suffix not in (".pt", ".pth"):
-        raise ValueError(f"{path} is not a model file: give a .pt written by lwm run or save_model, or an .onnx written by lwm export.")
+        raise ValueError(
+            f"{path} is not a model file: give a .pt written by lwm run or save_model, or an .onnx written by lwm "
+            "export."
+        )
     model, meta = load_model(path, with_meta=True)
     classes = meta.get("classes") or [str(i) for i in range(architecture(model)["n_classes"])]
     return make_permanent(model).cpu().eval(), classes, meta.get("input_size")
 
-def predictions(model_path, # a .pt or .onnx model file
-                images, # image files and folders
-                top: int = 5, # classes reported an image
-                size: int | None = None, # input size; None: the model's own (224 where the file does not say)
-                batch: int = 32, # images read, transformed and classified together
-               ) -> Iterator[dict]:
-    "Yield, image by image, `{'image', 'top': [{'class', 'probability', 'scientific_name'?}]}` or `{'image', 'skipped': why}`; images are read a batch at a time, so a folder of any size needs the memory of one batch."
+# %% ../nbs/12b_predict.ipynb #eedfa08f
+def predictions(
+    model_path,  # a .pt or .onnx model file
+    images,  # image files and folders
+    top: int = 5,  # classes reported an image
+    size: int | None = None,  # input size; None: the model's own (224 where the file does not say)
+    batch: int = 32,  # images read, transformed and classified together
+) -> Iterator[dict]:
+    """Yield, image by image, `{'image', 'top': [{'class', 'probability', 'scientific_name'?}]}` or `{'image',
+    'skipped': why}`; images are read a batch at a time, so a folder of any size needs the memory of one batch."""
     model, classes, own_size = load_classifier(model_path)
     transform = eval_transforms(size or own_size or 224)
     scientific = getattr(model, "meta", {}).get("scientific_names", {})
+
     def classify(chunk):
-        with torch.no_grad(): probs = torch.softmax(model(torch.stack([x for _, x in chunk])).float(), 1)
+        with torch.no_grad():
+            probs = torch.softmax(model(torch.stack([x for _, x in chunk])).float(), 1)
         values, indices = probs.topk(min(top, probs.shape[1]), 1)
         for (f, _), v, i in zip(chunk, values.tolist(), indices.tolist()):
-            yield {"image": str(f), "top": [{"class": classes[k], "probability": p,
-                                             **({"scientific_name": scientific[classes[k]]} if classes[k] in scientific else {})}
-                                            for k, p in zip(i, v)]}
+            yield {
+                "image": str(f),
+                "top": [
+                    {
+                        "class": classes[k],
+                        "probability": p,
+                        **({"scientific_name": scientific[classes[k]]} if classes[k] in scientific else {}),
+                    }
+                    for k, p in zip(i, v)
+                ],
+            }
+
     chunk = []
     for f in image_files(images):
-        if not f.exists(): yield {"image": str(f), "skipped": "no such file"}; continue
-        try: chunk.append((f, transform(read_rgb(f))))
-        except (OSError, ValueError) as e: yield {"image": str(f), "skipped": f"not an image that can be read ({type(e).__name__})"}; continue
-        if len(chunk) == batch: yield from classify(chunk); chunk = []
-    if chunk: yield from classify(chunk)
+        if not f.exists():
+            yield {"image": str(f), "skipped": "no such file"}
+            continue
+        try:
+            chunk.append((f, transform(read_rgb(f))))
+        except (OSError, ValueError) as e:
+            yield {"image": str(f), "skipped": f"not an image that can be read ({type(e).__name__})"}
+            continue
+        if len(chunk) == batch:
+            yield from classify(chunk)
+            chunk = []
+    if chunk:
+        yield from classify(chunk)
 
-def predict(model_path, # a .pt or .onnx model file
-            images, # image files and folders
-            top: int = 5, # classes reported an image
-            size: int | None = None, # input size; None: the model's own (224 where the file does not say)
-            batch: int = 32, # images read and classified together
-           ) -> tuple[list[dict], list[tuple[str, str]]]:
-    "The `top` classes, with probabilities, of every image that can be read; returns `(predictions, skipped)`, skipped being `(file, why)`."
+# %% ../nbs/12b_predict.ipynb #c31e5cb6
+def predict(
+    model_path,  # a .pt or .onnx model file
+    images,  # image files and folders
+    top: int = 5,  # classes reported an image
+    size: int | None = None,  # input size; None: the model's own (224 where the file does not say)
+    batch: int = 32,  # images read and classified together
+) -> tuple[list[dict], list[tuple[str, str]]]:
+    """The `top` classes, with probabilities, of every image that can be read; returns `(predictions, skipped)`, skipped
+    being `(file, why)`."""
     results = list(predictions(model_path, images, top, size, batch))
     return [r for r in results if "top" in r], [(r["image"], r["skipped"]) for r in results if "skipped" in r]

@@ -15,7 +15,8 @@ __all__ = ['TeacherCache']
 
 # %% ../nbs/machinery/08_teacher_cache.ipynb #ac72ecb3
 class TeacherCache(nn.Module):
-    "`teacher`, with its logits remembered by the bytes of each input batch (at most `max_bytes` of them), for as long as its weights stay the same."
+    """`teacher`, with its logits remembered by the bytes of each input batch (at most `max_bytes` of them), for as long
+    as its weights stay the same."""
     def __init__(self,
                  teacher: nn.Module, # the model whose answers are cached; used in eval mode
                  max_bytes: int = 2**30, # memory for stored logits; past it, logits are computed but not stored
@@ -57,7 +58,8 @@ class TeacherCache(nn.Module):
         return logits
 
     def load(self, path) -> int:
-        "Take the answers stored at `path` by `save` (none where there is no file), as answers of this teacher's present weights; returns how many batches it read."
+        """Take the answers stored at `path` by `save` (none where there is no file), as answers of this teacher's
+        present weights; returns how many batches it read."""
         state = self._weights_now()
         if state != self._weights_state: self._logits.clear(); self.stored_bytes, self._weights_state = 0, state
         try: stored = torch.load(path, weights_only=True)
@@ -70,7 +72,8 @@ class TeacherCache(nn.Module):
         return read
 
     def save(self, path):
-        "Write every stored answer to `path`, with those another process saved there since this one read it; whole or not at all."
+        """Write every stored answer to `path`, with those another process saved there since this one read it; whole or
+        not at all."""
         self.load(path)
         atomic_save({"keys": list(self._logits), "logits": list(self._logits.values())}, path)
         self.unsaved = 0

@@ -25,37 +25,71 @@ __all__ = ['VNNI_FLAGS', 'FASTER', 'cpu_info', 'describe_cpu', 'measured_on', 'f
 VNNI_FLAGS = {"avx512_vnni", "avx_vnni", "amx_int8"}  # Linux's names; an 8-bit dot product in one instruction
 
 def _cpu_flags() -> tuple[str, set[str]]:
-    "The CPU's model name and feature flags, as the operating system reports them (Linux, macOS); empty where it does not."
+    """The CPU's model name and feature flags, as the operating system reports them (Linux, macOS); empty where it does
+    not."""
     try:
         text = Path("/proc/cpuinfo").read_text()
         fields = dict(line.split(":", 1) for line in text.splitlines()[:40] if ":" in line)
         fields = {k.strip(): v.strip() for k, v in fields.items()}
-        return fields.get("model name", fields.get("Hardware", platform.processor())), set((fields.get("flags") or fields.get("Features", "")).split())
-    except OSError: pass
+        return fields.get("model name", fields.get("Hardware", platform.processor())), set(
+            (fields.get("flags") or fields.get("Features", "")).split()
+        )
+    except OSError:
+        pass
     try:
-        read = lambda key: subprocess.run(["sysctl", "-n", key], capture_output=True, text=True, timeout=5).stdout.strip()
-        flags = " ".join(read(k) for k in ("machdep.cpu.features", "machdep.cpu.leaf7_features")).lower().replace(".", "_")
-        return read("machdep.cpu.brand_string") or platform.processor(), set(flags.replace("avx512vnni", "avx512_vnni").split())
-    except (OSError, subprocess.SubprocessError): return platform.processor(), set()
+        read = lambda key: subprocess.run(
+            ["sysctl", "-n", key], capture_output=True, text=True, timeout=5
+        ).stdout.strip()
+        flags = (
+            " ".join(read(k) for k in ("machdep.cpu.features", "machdep.cpu.leaf7_features")).lower().replace(".", "_")
+        )
+        return read("machdep.cpu.brand_string") or platform.processor(), set(
+            flags.replace("avx512vnni", "avx512_vnni").split()
+        )
+    except (OSError, subprocess.SubprocessError):
+        return platform.processor(), set()
 
-def cpu_info(threads: int | None = None, # the threads the figures were measured with; None: torch's
-            ) -> dict:
-    "The CPU behind a speed figure: its name, the instruction set PyTorch's kernels use, whether it has VNNI (x86 only; None elsewhere or when unknown), and the thread count."
+
+def cpu_info(
+    threads: int | None = None,  # the threads the figures were measured with; None: torch's
+) -> dict:
+    """The CPU behind a speed figure: its name, the instruction set PyTorch's kernels use, whether it has VNNI (x86
+    only; None elsewhere or when unknown), and the thread count."""
     name, flags = _cpu_flags()
     x86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
-    return {"cpu": name or platform.machine(), "arch": platform.machine(), "torch_isa": torch.backends.cpu.get_cpu_capability(),
-            "vnni": bool(flags & VNNI_FLAGS) if x86 and flags else None, "threads": threads or torch.get_num_threads()}
+    return {
+        "cpu": name or platform.machine(),
+        "arch": platform.machine(),
+        "torch_isa": torch.backends.cpu.get_cpu_capability(),
+        "vnni": bool(flags & VNNI_FLAGS) if x86 and flags else None,
+        "threads": threads or torch.get_num_threads(),
+    }
 
+# %% ../nbs/machinery/06a_timing.ipynb #57081d85
 def describe_cpu(info: dict | None = None) -> str:
     "One line for a table's caption: 'AMD EPYC, PyTorch kernels AVX2, no VNNI, 2 threads'."
     info = info or cpu_info()
     vnni = {True: "VNNI", False: "no VNNI", None: None}[info.get("vnni")]
     isa, threads = info.get("torch_isa"), info.get("threads")
-    return ", ".join(filter(None, [info.get("cpu"), isa and f"PyTorch kernels {isa}", vnni,
-                                   threads and f"{threads} thread{'s' if threads != 1 else ''}"])) or "CPU"
+    return (
+        ", ".join(
+            filter(
+                None,
+                [
+                    info.get("cpu"),
+                    isa and f"PyTorch kernels {isa}",
+                    vnni,
+                    threads and f"{threads} thread{'s' if threads != 1 else ''}",
+                ],
+            )
+        )
+        or "CPU"
+    )
+
 
 def measured_on(record: dict) -> str:
-    "`describe_cpu` of a speed record (a table's `attrs`, a stored result): its `cpu`, or only its thread count where it was measured before CPUs were recorded."
+    """`describe_cpu` of a speed record (a table's `attrs`, a stored result): its `cpu`, or only its thread count where
+    it was measured before CPUs were recorded."""
     return describe_cpu(record.get("cpu") or {"threads": record.get("threads")})
 
 # %% ../nbs/machinery/06a_timing.ipynb #15c6a6f2
@@ -97,9 +131,11 @@ def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are aga
                    batch: int = 64, # batch of the throughput columns (latency is at batch 1)
                    devices=None, # None: CPU, and CUDA where present
                    repeats: int = 5, # timed passes in a row (`forward_seconds`; four times as many at batch 1)
-                   timings=None, # a `deployment_speed` table (`12_export`) with a row of each model's name: not measured again
+                   # a `deployment_speed` table (`12_export`) with a row of each model's name: not measured again
+                   timings=None,
                   ) -> pd.DataFrame:
-    "One row a model: parameters, dense mult-adds, file MB, latency (ms, batch 1) and throughput (img/s) per device, ratios to the first."
+    """One row a model: parameters, dense mult-adds, file MB, latency (ms, batch 1) and throughput (img/s) per device,
+    ratios to the first."""
     if timings is not None: devices, batch = ["cpu"], timings.attrs.get("batch", batch)
     devices = devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     copies = {name: clone_model(model).cpu() for name, model in models.items()}
@@ -123,7 +159,8 @@ def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are aga
 
 # %% ../nbs/machinery/06a_timing.ipynb #e0ffba10
 def plot_speed_and_size(table, path=None):
-    "Bars of parameters, file size and throughput per model, as ratios to the first, on a log scale so that small models stay visible; returns the figure."
+    """Bars of parameters, file size and throughput per model, as ratios to the first, on a log scale so that small
+    models stay visible; returns the figure."""
     speed_cols = [c for c in table.columns if c.endswith("_speedup")]
     cols = ["params_ratio", "file_ratio", *speed_cols]
     fig, axes = plt.subplots(1, len(cols), figsize=(3.4 * len(cols), 3.2))
@@ -139,12 +176,15 @@ def plot_speed_and_size(table, path=None):
     return save_figure(fig, path)
 
 # %% ../nbs/machinery/06a_timing.ipynb #6086d994
-def deployment_speed(models: dict[str, nn.Module], # name -> model (PyTorch, or `OnnxClassifier`); ratios are against the first
+# name -> model (PyTorch, or `OnnxClassifier`); ratios are against the first
+def deployment_speed(models: dict[str, nn.Module],
                      size: int = 224, # image size (an ONNX file runs only at the size it was exported at)
                      batch: int = 64, # batch of the throughput column (latency is at batch 1)
-                     repeats: int = 5, # timed passes in a row at `batch` (four times as many at batch 1), in each of 3 rounds; medians
+                     # timed passes in a row at `batch` (four times as many at batch 1), in each of 3 rounds; medians
+                     repeats: int = 5,
                     ) -> pd.DataFrame:
-    "Latency at batch 1 and throughput at `batch` of each model on the CPU, in one run: the ratios are what to compare; `attrs` name the CPU and the threads."
+    """Latency at batch 1 and throughput at `batch` of each model on the CPU, in one run: the ratios are what to
+    compare; `attrs` name the CPU and the threads."""
     latency = forward_seconds(models, size, 1, 4 * repeats)
     per_batch = forward_seconds(models, size, batch, repeats)
     table = pd.DataFrame([{"model": name, "latency_ms": 1e3 * latency[name], "img_per_s": batch / per_batch[name]}
@@ -161,10 +201,17 @@ FASTER = 1.1  # a speed-up below this is not called faster: speeds move by sever
 def plot_deployment(table: pd.DataFrame, path=None):
     "Speed-ups against the first row at batch 1 and at the table's batch; returns the figure."
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.2), sharey=True)
-    for ax, col, label in zip(axes, ("latency_speedup", "throughput_speedup"), ("batch 1 (latency)", f"batch {table.attrs.get('batch')} (throughput)")):
+    for ax, col, label in zip(
+        axes,
+        ("latency_speedup", "throughput_speedup"),
+        ("batch 1 (latency)", f"batch {table.attrs.get('batch')} (throughput)"),
+    ):
         bars = ax.barh(table.index[::-1], table[col][::-1], color="tab:green")
-        ax.bar_label(bars, fmt="%.1f×", fontsize=8, padding=2); ax.axvline(1, color="black", lw=0.8)
-        ax.set_xlabel(f"speed-up against {table.index[0]}"); ax.set_title(label); ax.set_xlim(0, table[col].max() * 1.25)
+        ax.bar_label(bars, fmt="%.1f×", fontsize=8, padding=2)
+        ax.axvline(1, color="black", lw=0.8)
+        ax.set_xlabel(f"speed-up against {table.index[0]}")
+        ax.set_title(label)
+        ax.set_xlim(0, table[col].max() * 1.25)
     fig.suptitle(f"{measured_on(table.attrs)}; {table.attrs.get('size')} px", fontsize=10)
     fig.tight_layout()
     return save_figure(fig, path)
