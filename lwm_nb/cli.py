@@ -70,7 +70,7 @@ def export_command(model_path, # a .pt file from `lwm run` or `save_model`
                    int8: bool = False, # also write an INT8 file, time it against fp32 and say which to ship
                    calibrate=None, # image folder to calibrate INT8 on; None: the embedded digits, for a digits model
                    size: int | None = None, # input size; None: the size the model was trained at, else 224
-                   scheme: str = "u8s8-7bit", # INT8 scheme, a key of `INT8_SCHEMES` (`12_export`)
+                   scheme: str = "u8s8-7bit", # INT8 scheme, a key of `INT8_SCHEMES` (`12a_int8`)
                   ) -> list[Path]:
     """What `lwm export` does: MODEL.pt -> OUT/<name>.onnx (and OUT/<name>_int8.onnx, timed against fp32 on this CPU);
     returns the files written."""
@@ -238,7 +238,7 @@ def _launch(nproc: int, argv: list[str]) -> int:
     return 0
 
 # %% ../nbs/21_cli.ipynb #6da3111d
-# the keys of `INT8_SCHEMES` (`12_export`), the default first: named here so that --help needs no torch
+# the keys of `INT8_SCHEMES` (`12a_int8`), the default first: named here so that --help needs no torch
 INT8_SCHEME_NAMES = ["u8s8-7bit", "u8u8", "u8s8"]
 
 # %% ../nbs/21_cli.ipynb #44a693d7

@@ -131,7 +131,7 @@ def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are aga
                    batch: int = 64, # batch of the throughput columns (latency is at batch 1)
                    devices=None, # None: CPU, and CUDA where present
                    repeats: int = 5, # timed passes in a row (`forward_seconds`; four times as many at batch 1)
-                   # a `deployment_speed` table (`12_export`) with a row of each model's name: not measured again
+                   # a `deployment_speed` table (below) with a row of each model's name: not measured again
                    timings=None,
                   ) -> pd.DataFrame:
     """One row a model: parameters, dense mult-adds, file MB, latency (ms, batch 1) and throughput (img/s) per device,

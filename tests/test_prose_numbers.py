@@ -45,6 +45,8 @@ def run_value(key: str) -> float:
 
 # numbers measured or stated outside the notebook and the committed run, each with its source
 ELSEWHERE = {
+    "12_export.ipynb": {"50 %": "the pipeline's pruning shares: METHODS['pruned_50'] in 13_methods"},
+    "06a_timing.ipynb": {"1.1×": "FASTER, set in a cell of the notebook"},
     "index.ipynb": {
         "+0.077": "benchmarks/cpu_paths.py: the committed settings on PyTorch's portable (default) kernels (docs/results.md)",
         "0.005": "the same run",
