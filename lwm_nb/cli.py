@@ -76,13 +76,10 @@ def export_command(model_path, # a .pt file from `lwm run` or `save_model`
     returns the files written."""
     with _importing():
         from lwm_nb.digits import DIGIT_NAMES, default_digits_dir, make_digits
-        from lwm_nb.timing import describe_cpu
-        from lwm_nb.timing import deployment_speed
-        from lwm_nb.int8 import what_to_ship
-        from lwm_nb.export import export_onnx
+        from lwm_nb.timing import describe_cpu, deployment_speed
+        from lwm_nb.int8 import what_to_ship, quantize_int8
+        from lwm_nb.export import export_onnx, load_onnx
         from lwm_nb.files import file_bytes
-        from lwm_nb.export import load_onnx
-        from lwm_nb.int8 import quantize_int8
         from lwm_nb.models import load_model
     if size is not None and size < 1: raise UsageError(f"--size must be at least 1 pixel, got {size}.")
     try: model, meta = load_model(model_path, with_meta=True)
@@ -242,105 +239,73 @@ def _launch(nproc: int, argv: list[str]) -> int:
 INT8_SCHEME_NAMES = ["u8s8-7bit", "u8u8", "u8s8"]
 
 # %% ../nbs/21_cli.ipynb #44a693d7
+def _run_arguments(run: argparse.ArgumentParser):
+    "What `lwm run` takes: the data, the run folder, the settings, a teacher or architectures of your own."
+    run.add_argument("--data", help="data folder with train/ valid/ test/ <class>/ images (default: the embedded "
+                     "digits, written to $LWM_DATA/digits, else ~/.cache/lwm_nb/digits)")
+    run.add_argument("--unlabelled", help="folder of images without classes (any layout): the teacher labels them, "
+                     "and the KD students distil on them besides their labelled images (a transfer set)")
+    run.add_argument("--out", default="lwm_run", help="run folder (default: %(default)s)")
+    run.add_argument("--profile", default="quick", help="quick: sized for the embedded data on 2 CPU cores (5 to 10 "
+                     "minutes); recipe: the reference settings for a GPU; or a .json file of settings that override "
+                     "quick (default: %(default)s)")
+    run.add_argument("--seeds", type=int, help="student runs per method (default: the profile's)")
+    run.add_argument("--teacher", metavar="FILE", help="a trained teacher to distil from instead of training one: a "
+                     ".pt file from lwm run or save_model, or a plain state dict of --teacher-arch; its classes must "
+                     "be the data's")
+    run.add_argument("--teacher-arch", metavar="NAME", help="the teacher's torchvision architecture, e.g. resnet50 "
+                     "(default: the profile's, regnet_x_1_6gf in quick and recipe)")
+    run.add_argument("--student-arch", metavar="NAME", help="the student's torchvision architecture, e.g. "
+                     "mobilenet_v3_small (default: the profile's, shufflenet_v2_x0_5; channel pruning and the conv5 "
+                     "sweep need that one)")
+    run.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default: %(default)s")
+    run.add_argument("--nproc", type=int, default=1, help="processes that train each step together on this machine "
+                     "(as torchrun would, with DistributedDataParallel: one a GPU; gloo on CPU); the global batch "
+                     "stays the profile's (default: %(default)s)")
+
+def _export_arguments(export: argparse.ArgumentParser):
+    "What `lwm export` takes: a model file, a folder, and how to make the INT8 file."
+    export.add_argument("model", help="a .pt file written by lwm run (e.g. RUN/kd_decreasing_t/seed0/model.pt)")
+    export.add_argument("--out", required=True, help="folder for the .onnx files (created if missing)")
+    export.add_argument("--int8", action="store_true", help="also write the INT8 file")
+    export.add_argument("--calibrate", help="folder with train/ <class>/ images to calibrate INT8 on (default for a "
+                        "digits model: the embedded digits)")
+    export.add_argument("--size", type=int, help="input size (default: the size the model was trained at, else 224)")
+    export.add_argument("--scheme", choices=INT8_SCHEME_NAMES, default=INT8_SCHEME_NAMES[0], help="INT8 types: "
+                        "u8s8-7bit (default) and u8u8 run correctly on every x86 CPU; u8s8 (full 8-bit weights) "
+                        "saturates on CPUs without VNNI")
+
+def _predict_arguments(predict: argparse.ArgumentParser):
+    "What `lwm predict` takes: a model file and images."
+    predict.add_argument("model", help="a .pt file (lwm run, save_model) or an .onnx file (lwm export)")
+    predict.add_argument("images", nargs="+", help="image files and folders")
+    predict.add_argument("--top", type=int, default=5, help="classes an image (default: %(default)s)")
+    predict.add_argument("--json", action="store_true", help="one JSON object a line")
+
+# %% ../nbs/21_cli.ipynb #1373bd58
 def parser() -> argparse.ArgumentParser:
     "The `lwm` command's arguments."
     from lwm_nb import __version__
-    top = argparse.ArgumentParser(
-        prog="lwm", description="Make image classifiers light: teacher, distilled student, pruned student, report."
-    )
+    top = argparse.ArgumentParser(prog="lwm", description="Make image classifiers light: teacher, distilled "
+                                  "student, pruned student, report.")
     top.add_argument("--version", action="version", version=f"lwm_nb {__version__}")
     sub = top.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--debug", action="store_true", help="on an error, show the traceback too")
-    r = sub.add_parser(
-        "run",
-        parents=[common],
-        help="run the whole recipe and write the report",
-        description="Train the teacher, the student alone, KD, KD with falling T, prune 50 % and 60 % with "
-        "retraining, and the conv5 sweep; write OUT/report.json, OUT/report.md and plots. "
-        "Run again with the same arguments to resume. The log goes to standard error.",
-    )
-    r.add_argument(
-        "--data",
-        help="data folder with train/ valid/ test/ <class>/ images (default: the embedded digits, "
-        "written to $LWM_DATA/digits, else ~/.cache/lwm_nb/digits)",
-    )
-    r.add_argument(
-        "--unlabelled",
-        help="folder of images without classes (any layout): the teacher labels them, and the KD "
-        "students distil on them besides their labelled images (a transfer set)",
-    )
-    r.add_argument("--out", default="lwm_run", help="run folder (default: %(default)s)")
-    r.add_argument(
-        "--profile",
-        default="quick",
-        help="quick: sized for the embedded data on 2 CPU cores (5 to 10 minutes); recipe: the reference settings for "
-             "a GPU; "
-        "or a .json file of settings that override quick (default: %(default)s)",
-    )
-    r.add_argument("--seeds", type=int, help="student runs per method (default: the profile's)")
-    r.add_argument(
-        "--teacher",
-        metavar="FILE",
-        help="a trained teacher to distil from instead of training one: a .pt file from lwm run or "
-        "save_model, or a plain state dict of --teacher-arch; its classes must be the data's",
-    )
-    r.add_argument(
-        "--teacher-arch",
-        metavar="NAME",
-        help="the teacher's torchvision architecture, e.g. resnet50 (default: the profile's, "
-        "regnet_x_1_6gf in quick and recipe)",
-    )
-    r.add_argument(
-        "--student-arch",
-        metavar="NAME",
-        help="the student's torchvision architecture, e.g. mobilenet_v3_small (default: the "
-        "profile's, shufflenet_v2_x0_5; channel pruning and the conv5 sweep need that one)",
-    )
-    r.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto", help="default: %(default)s")
-    r.add_argument(
-        "--nproc",
-        type=int,
-        default=1,
-        help="processes that train each step together on this machine (as torchrun would, with "
-             "DistributedDataParallel: "
-        "one a GPU; gloo on CPU); the global batch stays the profile's (default: %(default)s)",
-    )
-    e = sub.add_parser(
-        "export",
-        parents=[common],
-        help="write a model file as ONNX, and as INT8 ONNX",
-        description="Export a .pt model file to OUT/<name>.onnx (checked against PyTorch), and with --int8 to "
-        "OUT/<name>_int8.onnx, quantized with ONNX Runtime on training images; both files are "
-        "then timed on this CPU and lwm says which to ship here. The files' paths go to stdout.",
-    )
-    e.add_argument("model", help="a .pt file written by lwm run (e.g. RUN/kd_decreasing_t/seed0/model.pt)")
-    e.add_argument("--out", required=True, help="folder for the .onnx files (created if missing)")
-    e.add_argument("--int8", action="store_true", help="also write the INT8 file")
-    e.add_argument(
-        "--calibrate",
-        help="folder with train/ <class>/ images to calibrate INT8 on (default for a digits model: the embedded "
-             "digits)",
-    )
-    e.add_argument("--size", type=int, help="input size (default: the size the model was trained at, else 224)")
-    e.add_argument(
-        "--scheme",
-        choices=INT8_SCHEME_NAMES,
-        default=INT8_SCHEME_NAMES[0],
-        help="INT8 types: u8s8-7bit (default) and u8u8 run correctly on every x86 CPU; u8s8 (full 8-bit weights) "
-        "saturates on CPUs without VNNI",
-    )
-    pr = sub.add_parser(
-        "predict",
-        parents=[common],
-        help="classify image files with a .pt or .onnx model",
-        description="Print each image's top classes with probabilities. Folders are searched for images; files "
-        "that are not images are named and skipped.",
-    )
-    pr.add_argument("model", help="a .pt file (lwm run, save_model) or an .onnx file (lwm export)")
-    pr.add_argument("images", nargs="+", help="image files and folders")
-    pr.add_argument("--top", type=int, default=5, help="classes an image (default: %(default)s)")
-    pr.add_argument("--json", action="store_true", help="one JSON object a line")
+    _run_arguments(sub.add_parser("run", parents=[common], help="run the whole recipe and write the report",
+                                  description="Train the teacher, the student alone, KD, KD with falling T, prune "
+                                  "50 % and 60 % with retraining, and the conv5 sweep; write OUT/report.json, "
+                                  "OUT/report.md and plots. Run again with the same arguments to resume. The log goes "
+                                  "to standard error."))
+    _export_arguments(sub.add_parser("export", parents=[common], help="write a model file as ONNX, and as INT8 ONNX",
+                                     description="Export a .pt model file to OUT/<name>.onnx (checked against "
+                                     "PyTorch), and with --int8 to OUT/<name>_int8.onnx, quantized with ONNX Runtime "
+                                     "on training images; both files are then timed on this CPU and lwm says which "
+                                     "to ship here. The files' paths go to stdout."))
+    _predict_arguments(sub.add_parser("predict", parents=[common], help="classify image files with a .pt or .onnx "
+                                      "model", description="Print each image's top classes with probabilities. "
+                                      "Folders are searched for images; files that are not images are named and "
+                                      "skipped."))
     return top
 
 # %% ../nbs/21_cli.ipynb #a1fa6611

@@ -13,7 +13,7 @@ from torch import nn
 from .distill import kd_loss
 
 # %% auto #0
-__all__ = ['digit_pixels', 'perceptron', 'train', 'recall_and_accuracy', 'best_shift', 'missing_class_experiment']
+__all__ = ['digit_pixels', 'perceptron', 'train_perceptron', 'recall_and_accuracy', 'best_shift', 'missing_class_experiment']
 
 # %% ../nbs/04a_missing_class.ipynb #ccaa5aee
 def digit_pixels(seed: int = 0) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
@@ -33,7 +33,7 @@ def perceptron(width: int, seed: int) -> nn.Module:
     torch.manual_seed(seed)
     return nn.Sequential(nn.Linear(64, width), nn.ReLU(), nn.Linear(width, 10))
 
-def train(
+def train_perceptron(
     model: nn.Module,
     x: torch.Tensor,
     y: torch.Tensor,
@@ -100,12 +100,14 @@ def missing_class_experiment(seeds=(0, 1, 2), temperatures=(1, 2, 4, 8, 16), mis
         data = digit_pixels(seed)
         x, y = data["train"]
         keep = y != missing
-        teacher = train(perceptron(teacher_width, seed), x, y, epochs=epochs, seed=seed)
+        teacher = train_perceptron(perceptron(teacher_width, seed), x, y, epochs=epochs, seed=seed)
         students = {
-            ("labels alone", None): train(perceptron(student_width, seed), x[keep], y[keep], epochs=epochs, seed=seed)
+            ("labels alone", None): train_perceptron(
+                perceptron(student_width, seed), x[keep], y[keep], epochs=epochs, seed=seed
+            )
         }
         for t in temperatures:
-            students["distilled", t] = train(
+            students["distilled", t] = train_perceptron(
                 perceptron(student_width, seed),
                 x[keep],
                 y[keep],

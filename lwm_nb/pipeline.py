@@ -14,7 +14,7 @@ from .models import load_model, mult_adds, student
 from .prune import plot_sparsity, sparsity_table
 from .pruning_report import COMPARED, pruning_comparison
 from .report import effects, still_learning, summarize, write_report
-from .run_store import Run, student_loaders, student_steps, trained_on, transfer_set
+from .run_store import Run, measured, student_loaders, student_steps, trained_on, transfer_set
 from .scheduler import available_cores, clock, parallel_steps, run_jobs, step_threads, threads
 from .shipping import deploy_speed, deployed, speed
 from .steps import caches_teacher, teacher_cache_bytes, teacher_check
@@ -91,9 +91,7 @@ def assemble_report(run: Run) -> tuple[dict, dict]:
     with threads(available_cores()):
         sized = speed(run)
         shipped = {"deploy": deployed(run), "deploy_speed": deploy_speed(run)} if p.deploy else {}
-        compared = {
-            k: mult_adds(load_model(run.results.model_file(k, 0)), p.speed_size) / 1e6 for k in COMPARED if k in methods
-        }
+        compared = {k: measured(run, k)["mult_adds_M"] for k in COMPARED if k in methods}
     transfer = transfer_set(run, 0)
     report = {
         "profile": p.name,

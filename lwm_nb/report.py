@@ -12,9 +12,7 @@ import numpy as np
 import pandas as pd
 
 from .files import save_figure, write_json
-from .timing import measured_on
-from .timing import plot_speed_and_size
-from .timing import plot_deployment
+from .timing import measured_on, plot_speed_and_size, plot_deployment
 from .int8 import what_to_ship
 from .models import REFERENCE_CONV5_PARAMS, STUDENT_ARCH
 from .methods import METHODS, shipped_name, timing_name
@@ -22,10 +20,10 @@ from .pruning_report import format_score, plot_pruning_tradeoff, pruning_markdow
 from .train import History
 
 # %% auto #0
-__all__ = ['PLATEAU_RISE', 'EFFECTS', 'SPEED_COLUMNS', 'plateau', 'summarize', 'paired', 'verdict', 'effects', 'gap_closed',
-           'still_learning', 'methods_table', 'effects_table', 'sweep_table', 'plot_ablation', 'plot_effects',
-           'plot_curves', 'speed_markdown', 'deploy_speed_table', 'deploy_markdown', 'render_markdown', 'write_report',
-           'readme_table']
+__all__ = ['PLATEAU_RISE', 'EFFECTS', 'SPEED_COLUMNS', 'METHOD_COLUMNS', 'VERDICT_RULE', 'plateau', 'summarize', 'paired',
+           'verdict', 'effects', 'gap_closed', 'still_learning', 'methods_table', 'effects_table', 'sweep_table',
+           'plot_ablation', 'plot_effects', 'plot_curves', 'speed_markdown', 'deploy_speed_table', 'deploy_markdown',
+           'recipe_gap_closed', 'render_markdown', 'write_report', 'readme_table']
 
 # %% ../nbs/14_report.ipynb #d994defa
 PLATEAU_RISE = 0.02  # a method has finished learning when its curve rises by less than this over its last quarter
@@ -326,7 +324,147 @@ def _grouped(skipped: dict[str, str]) -> list[tuple[str, list[str]]]:
     "The steps a run left out, grouped by why."
     return [(why, [k for k, w in skipped.items() if w == why]) for why in dict.fromkeys(skipped.values())]
 
-# %% ../nbs/14_report.ipynb #a788f96f
+# %% ../nbs/14_report.ipynb #06162a49
+def _ran(report: dict, key: str, planned: int) -> int:
+    "The epochs method `key` really took (a profile's are raised to reach its least steps)."
+    return (report["methods"].get(key, {}).get("plateau") or {}).get("epochs") or planned
+
+def _data_section(report: dict) -> list[str]:
+    "The report's title, its data and settings, and what the students trained on."
+    d, s, n = report["data"], report["settings"], report["seeds"]
+    teacher_on_all = (", the teacher on all of them"
+                      if d["students_train"] < d["train"] and "teacher_given" not in report else "")
+    lines = [f"# lwm report — profile `{report['profile']}`", "",
+             f"Data: `{d['root']}`{' (embedded digits)' if d['embedded'] else ''}: {d['classes']} classes, "
+             f"{d['train']}/{d['valid']}/{d['test']} train/valid/test images; the students train on "
+             f"{d['students_train']} of the training images{teacher_on_all}. {s['size']} px, batch {s['batch_size']}, "
+             f"teacher {_ran(report, 'teacher', s['teacher_epochs'])} epochs ({s['teacher_lr_schedule']} LR, at least "
+             f"{s['teacher_min_steps']} steps), students {_ran(report, 'student', s['student_epochs'])} epochs "
+             f"({s['student_lr_schedule']} LR, at least {s['min_steps']} steps), {s['retrain_epochs']} epochs of "
+             f"retraining after each pruning step, KD weight {s['alpha']}, constant T {s['constant_temperature']}, "
+             f"falling T {s['start_temperature']} → {s['end_temperature']}. Every model is selected on validation "
+             f"macro-F1 and scored on test; students: mean ± std over {n} seed(s).", ""]
+    if "teacher_given" in report or s.get("student_arch", STUDENT_ARCH) != STUDENT_ARCH:
+        given = (f", trained elsewhere (`{report['teacher_given']}`): not trained in this run, only scored"
+                 if "teacher_given" in report else "")
+        lines[-1:] = [f"Teacher: {s['teacher_arch']}{given}. Student: {s['student_arch']}.", ""]
+    if d.get("transfer"):
+        unlabelled = f" and {d['unlabelled']!r}" if d.get("unlabelled") else ""
+        source = (f"(the training images beyond their labelled share{unlabelled})" if s.get("transfer")
+                  else f"from {d.get('unlabelled')}")
+        lines[-1:] = [f"The KD students distil on a transfer set as well: {d['transfer']:,} images without labels "
+                      f"{source}, a batch of {s.get('transfer_batch') or s['batch_size']} of them added to each step, "
+                      f"the KD term alone on them. Every student takes the same {d['student_steps']:,} optimizer "
+                      "steps, with or without a teacher or a transfer set; the 'trained on' column says what each "
+                      "row saw.", ""]
+    return lines
+
+# %% ../nbs/14_report.ipynb #cf6f81f7
+def _warnings_section(report: dict) -> list[str]:
+    "Methods still learning when they were compared, and a teacher that failed its check."
+    learning, check = still_learning(report), report.get("teacher_check", {"ok": True, "problems": []})
+    lines = []
+    if learning:
+        lines += ["## ⚠ Still learning", "",
+                  *[f"- {METHODS[k].title(report['settings'])}: its mean validation macro-F1 rose {v['rise']:+.3f} "
+                    f"over its last quarter (epochs {v['from_epoch']}–{v['epochs']}), more than {v['limit']:g}."
+                    for k, v in learning.items()], "",
+                  "A comparison with a method that had not finished says how far it got, not what it can do. Give "
+                  "it more optimizer steps in a profile file: `min_steps` for the students, `teacher_min_steps` for "
+                  "the teacher, `retrain_epochs` for the pruned students and their control.", ""]
+    if not check["ok"]:
+        lines += ["## ⚠ Teacher check failed", "", *[f"- {p[0].upper()}{p[1:]}" for p in check["problems"]], "",
+                  "The KD rows below are marked: their numbers say what distilling from *this* teacher gave.", ""]
+    return lines
+
+# %% ../nbs/14_report.ipynb #e4baee7c
+METHOD_COLUMNS = ["trained on", "test macro-F1", "per seed", "params", "rise, last quarter",
+                  "reference F1 (BIRDS-525)", "reference params"]
+
+def recipe_gap_closed(key: str = "kd_decreasing_t") -> float:
+    "`gap_closed` of the recipe's own numbers on BIRDS-525 (`METHODS`' references)."
+    return gap_closed({k: {"f1": METHODS[k].reference[0]} for k in ("teacher", "student", key)}, key)
+
+def _gap_lines(methods: dict) -> list[str]:
+    "How much of the teacher–student gap KD closes, beside the recipe's share; nothing when there is no gap."
+    if methods["teacher"]["f1"] <= methods["student"]["f1"]: return []
+    labelled = (f" On the labelled images only it closes {100 * gap_closed(methods, 'kd_labelled'):.0f} %."
+                if "kd_labelled" in methods else "")
+    return [f"KD with falling T closes {100 * gap_closed(methods):.0f} % of the gap between the student alone and "
+            f"the teacher (mean test macro-F1; the recipe's: {100 * recipe_gap_closed():.0f} %).{labelled}", ""]
+
+# %% ../nbs/14_report.ipynb #d4a7bffc
+def _methods_section(report: dict) -> list[str]:
+    "The methods table, whether each had finished learning, the gap closed, and the steps left out."
+    finished = "Every method had finished learning before it was compared: " if not still_learning(report) else \
+        "Finished learning? "
+    skipped = [
+        f"- Not in this run: {' and '.join(METHODS[k].short if k in METHODS else 'the conv5 sweep' for k in keys)}"
+        f" — {why}."
+        for why, keys in _grouped(report.get("skipped", {}))
+    ]
+    table = methods_table(report)[METHOD_COLUMNS].rename(columns={"params": "non-zero parameters"})
+    return [
+        "## Methods",
+        "",
+        table.to_markdown(intfmt=","),
+        "",
+        f"{finished}the 'rise, last quarter' column is how much the straight line through a method's mean "
+        f"validation macro-F1 (over the seeds) rose across the last quarter of its epochs; below "
+        f"{PLATEAU_RISE:g}, it had finished.",
+        "",
+        *_gap_lines(report["methods"]),
+        "The reference columns are the recipe's numbers on BIRDS-525 with a GPU; a run on other data or another "
+        "profile is not expected to match them, only to show the same effects.",
+        "",
+        *skipped,
+        *([""] if report.get("skipped") else []),
+    ]
+
+# %% ../nbs/14_report.ipynb #3794456e
+VERDICT_RULE = ("One rule for every verdict: 'a above b' holds when the mean difference minus three standard errors "
+                "is above 0, and does not hold when the mean plus three standard errors is below 0; 'a within 1 point "
+                "of b' holds when the mean minus three standard errors is at least −0.01, and does not hold when the "
+                "mean plus three standard errors is below −0.01; anything between is 'within noise'. One seed gives "
+                "no verdict. The pruned students are compared with the distilled student trained for as many epochs "
+                "as they were (the retraining epochs, without pruning).")
+
+def _effects_section(report: dict) -> list[str]:
+    "The paired effects with their verdicts, the rule, and their plots."
+    return ["## What each step bought", "",
+            "Each comparison is paired: the two methods share a seed, so they share the training images, their "
+            "order and augmentation, and differ only in the method. The mean difference over seeds, its standard "
+            "error and 95 % confidence interval (t distribution), and the seeds it won:", "",
+            effects_table(report).to_markdown(disable_numparse=True),  # signed differences kept as written
+            "", VERDICT_RULE, "", "![effects](effects.png)", "", "![ablation](ablation.png)", ""]
+
+# %% ../nbs/14_report.ipynb #bb0f761d
+def _speed_section(report: dict) -> list[str]:
+    "The conv5 sweep, and the speed and size of the teacher, the distilled student and its pruned students."
+    s, sweep = report["settings"], sweep_table(report)
+    speed = pd.DataFrame(report["speed_and_size"]).set_index("model")
+    devices = "CUDA and " if "cuda_speedup" in speed else ""
+    return ["## Student width (conv5), distilled with falling T (seed 0 only)", "",
+            sweep.drop(columns=["f1"]).to_markdown() if len(sweep) else f"None: {report['skipped']['conv5_sweep']}.",
+            "", "## Speed and size", "",
+            f"Measured in one run on this machine ({measured_on(report)}) at {s['speed_size']} px ({devices}CPU; "
+            f"latency at batch 1, images a second at batch {s['speed_batch']}); ratios against the teacher. "
+            "Unstructured pruning makes files smaller, not inference faster: dense kernels multiply zeros too.", "",
+            speed_markdown(speed), "", "![speed and size](speed_and_size.png)", ""]
+
+def _errors_section(pairs: pd.DataFrame | None, layers: pd.DataFrame | None) -> list[str]:
+    "Where the distilled student errs, and the pruned student's sparsity, where the report holds them."
+    lines = []
+    if pairs is not None:
+        lines += ["## Where the distilled student errs (seed 0, test)", "", pairs.round(3).to_markdown(index=False),
+                  "", "![confusion](confusion.png)", ""]
+    if layers is not None:
+        lines += ["## Sparsity after pruning to 60 % (seed 0)", "",
+                  layers.sort_values("weights", ascending=False).head(10).round(3).to_markdown(), "",
+                  "![sparsity](sparsity.png)", ""]
+    return lines
+
+# %% ../nbs/14_report.ipynb #2db50ae1
 def render_markdown(report: dict, # a run's report, as `write_report` stores it in report.json
                     # the distilled student's most confused class pairs (seed 0, test); None: the report's own
                     pairs: pd.DataFrame | None = None,
@@ -338,191 +476,12 @@ def render_markdown(report: dict, # a run's report, as `write_report` stores it 
         pairs = pd.DataFrame(report["confused_pairs"], columns=["true", "predicted", "count", "share_of_true"])
     if layers is None and "sparsity" in report:
         layers = pd.DataFrame(report["sparsity"]).set_index("layer")
-    d, s = report["data"], report["settings"]
-
-    def ran(key, planned):  # the epochs a method really took (a profile's are raised to reach its least steps)
-        return (report["methods"].get(key, {}).get("plateau") or {}).get("epochs") or planned
-
-    n = report["seeds"]
-    methods, sweep, effect_rows = methods_table(report), sweep_table(report), effects_table(report)
-    speed = pd.DataFrame(report["speed_and_size"]).set_index("model")
-    check = report.get("teacher_check", {"ok": True, "problems": []})
-    teacher_on_all = (", the teacher on all of them"
-                      if d["students_train"] < d["train"] and "teacher_given" not in report else "")
-    lines = [
-        f"# lwm report — profile `{report['profile']}`",
-        "",
-        f"Data: `{d['root']}`{' (embedded digits)' if d['embedded'] else ''}: {d['classes']} classes, "
-        f"{d['train']}/{d['valid']}/{d['test']} train/valid/test images; the students train on {d['students_train']} "
-        f"of the training images{teacher_on_all}. "
-        f"{s['size']} px, batch {s['batch_size']}, teacher {ran('teacher', s['teacher_epochs'])} epochs "
-        f"({s['teacher_lr_schedule']} LR, "
-        f"at least {s['teacher_min_steps']} steps), students {ran('student', s['student_epochs'])} epochs "
-        f"({s['student_lr_schedule']} LR, at least "
-        f"{s['min_steps']} steps), {s['retrain_epochs']} epochs of retraining after each pruning step, "
-        f"KD weight {s['alpha']}, constant T {s['constant_temperature']}, falling T {s['start_temperature']} → "
-        f"{s['end_temperature']}. "
-        f"Every model is selected on validation macro-F1 and scored on test; students: mean ± std over {n} seed(s).",
-        "",
-    ]
-    if "teacher_given" in report or s.get("student_arch", STUDENT_ARCH) != STUDENT_ARCH:
-        lines[-1:] = [
-            f"Teacher: {s['teacher_arch']}"
-            + (
-                f", trained elsewhere (`{report['teacher_given']}`): not trained in this run, only scored"
-                if "teacher_given" in report
-                else ""
-            )
-            + f". Student: {s['student_arch']}.",
-            "",
-        ]
-    if d.get("transfer"):
-        lines[-1:] = [
-            f"The KD students distil on a transfer set as well: {d['transfer']:,} images without labels "
-            + (
-                "(the training images beyond their labelled "
-                f"share{' and ' + repr(d['unlabelled']) if d.get('unlabelled') else ''})"
-                if s.get("transfer")
-                else f"from {d.get('unlabelled')}"
-            )
-            + f", a batch of {s.get('transfer_batch') or s['batch_size']} of them added to each step, the KD term "
-              "alone "
-            f"on them. Every student takes the same {d['student_steps']:,} optimizer steps, with or without a teacher "
-            "or a transfer set; the 'trained on' column says what each row saw.",
-            "",
-        ]
-    learning = still_learning(report)
-    if learning:
-        lines += [
-            "## ⚠ Still learning",
-            "",
-            *[
-                f"- {METHODS[k].title(s)}: its mean validation macro-F1 rose {v['rise']:+.3f} over its last quarter "
-                f"(epochs {v['from_epoch']}–{v['epochs']}), more than {v['limit']:g}."
-                for k, v in learning.items()
-            ],
-            "",
-            "A comparison with a method that had not finished says how far it got, not what it can do. Give it more "
-            "optimizer steps in a profile file: `min_steps` for the students, `teacher_min_steps` for the teacher, "
-            "`retrain_epochs` for the pruned students and their control.",
-            "",
-        ]
-    if not check["ok"]:
-        lines += [
-            "## ⚠ Teacher check failed",
-            "",
-            *[f"- {p[0].upper()}{p[1:]}" for p in check["problems"]],
-            "",
-            "The KD rows below are marked: their numbers say what distilling from *this* teacher gave.",
-            "",
-        ]
-    lines += [
-        "## Methods",
-        "",
-        methods[
-            [
-                "trained on",
-                "test macro-F1",
-                "per seed",
-                "params",
-                "rise, last quarter",
-                "reference F1 (BIRDS-525)",
-                "reference params",
-            ]
-        ]
-        .rename(columns={"params": "non-zero parameters"})
-        .to_markdown(intfmt=","),
-        "",
-        ("Every method had finished learning before it was compared: " if not learning else "Finished learning? ")
-        + f"the 'rise, last quarter' column is how much the straight line through a method's mean validation macro-F1 "
-        f"(over the seeds) rose across the last quarter of its epochs; below {PLATEAU_RISE:g}, it had finished.",
-        "",
-        *(
-            [
-                f"KD with falling T closes {100 * gap_closed(report['methods']):.0f} % of the gap between the student "
-                "alone and "
-                f"the teacher (mean test macro-F1; the recipe's: 73 %)."
-                + (
-                    f" On the labelled images only it closes {100 * gap_closed(report['methods'], 'kd_labelled'):.0f} "
-                    "%."
-                    if "kd_labelled" in report["methods"]
-                    else ""
-                ),
-                "",
-            ]
-            if report["methods"]["teacher"]["f1"] > report["methods"]["student"]["f1"]
-            else []
-        ),
-        "The reference columns are the recipe's numbers on BIRDS-525 with a GPU; a run on other data or another "
-        "profile is not expected to match them, only to show the same effects.",
-        "",
-        *[
-            "- Not in this run: "
-            f"{' and '.join(METHODS[k].short if k in METHODS else 'the conv5 sweep' for k in keys)} — {why}."
-            for why, keys in _grouped(report.get("skipped", {}))
-        ],
-        *([""] if report.get("skipped") else []),
-        "## What each step bought",
-        "",
-        "Each comparison is paired: the two methods share a seed, so they share the training images, their "
-        "order and augmentation, and differ only in the method. The mean difference over seeds, its standard "
-        "error and 95 % confidence interval (t distribution), and the seeds it won:",
-        "",
-        # signed differences kept as written, not re-parsed as numbers
-        effect_rows.to_markdown(disable_numparse=True),
-        "",
-        "One rule for every verdict: 'a above b' holds when the mean difference minus three standard errors is "
-        "above 0, and does not hold when the mean plus three standard errors is below 0; 'a within 1 point of b' "
-        "holds when the mean minus three standard errors is at least −0.01, and does not hold when the mean plus "
-        "three standard errors is below −0.01; anything between is 'within noise'. One seed gives no verdict. "
-        "The pruned students are compared with the distilled student trained for as many epochs as they were "
-        "(the retraining epochs, without pruning).",
-        "",
-        "![effects](effects.png)",
-        "",
-        "![ablation](ablation.png)",
-        "",
-        "## Student width (conv5), distilled with falling T (seed 0 only)",
-        "",
-        sweep.drop(columns=["f1"]).to_markdown() if len(sweep) else f"None: {report['skipped']['conv5_sweep']}.",
-        "",
-        "## Speed and size",
-        "",
-        f"Measured in one run on this machine ({measured_on(report)}) at {s['speed_size']} px "
-        f"({'CUDA and ' if 'cuda_speedup' in speed else ''}CPU; latency at batch 1, images a second at batch "
-        f"{s['speed_batch']}); ratios against the teacher. "
-        "Unstructured pruning makes files smaller, not inference faster: dense kernels multiply zeros too.",
-        "",
-        speed_markdown(speed),
-        "",
-        "![speed and size](speed_and_size.png)",
-        "",
-        *(deploy_markdown(report) if "deploy" in report else []),
-        *(pruning_markdown(report) if "pruning" in report else []),
-        "## Learning curves (seed 0)",
-        "",
-        "![learning curves](learning_curves.png)",
-        "",
-    ]
-    if pairs is not None:
-        lines += [
-            "## Where the distilled student errs (seed 0, test)",
-            "",
-            pairs.round(3).to_markdown(index=False),
-            "",
-            "![confusion](confusion.png)",
-            "",
-        ]
-    if layers is not None:
-        lines += [
-            "## Sparsity after pruning to 60 % (seed 0)",
-            "",
-            layers.sort_values("weights", ascending=False).head(10).round(3).to_markdown(),
-            "",
-            "![sparsity](sparsity.png)",
-            "",
-        ]
-    return "\n".join(lines)
+    return "\n".join([*_data_section(report), *_warnings_section(report), *_methods_section(report),
+                      *_effects_section(report), *_speed_section(report),
+                      *(deploy_markdown(report) if "deploy" in report else []),
+                      *(pruning_markdown(report) if "pruning" in report else []),
+                      "## Learning curves (seed 0)", "", "![learning curves](learning_curves.png)", "",
+                      *_errors_section(pairs, layers)])
 
 # %% ../nbs/14_report.ipynb #a5641be9
 def write_report(report: dict, # the run's report; `files` is added to it

@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib, json
 from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
+from typing import TypedDict
 
 from .digits import default_digits_dir, make_digits
 from .data import (UNLABELLED, load_splits, make_loaders, per_class_rest, per_class_subset,
@@ -17,13 +18,14 @@ from .distributed import distributed, init_distributed
 from .evaluate import evaluate
 from .files import write_json
 from .methods import METHODS, pruned
-from .models import STUDENT_ARCH, arch_name, check_arch, count_params, read_teacher
+from .models import STUDENT_ARCH, arch_name, check_arch, count_params, load_model, mult_adds, read_teacher
 from .profiles import Profile, epochs_for, load_profile, lr_schedule
+from .timing import model_file_bytes
 from .train import fit
 
 # %% auto #0
-__all__ = ['skipped_steps', 'ResultStore', 'Run', 'transfer_set', 'student_loaders', 'student_steps', 'trained_on', 'train',
-           'record']
+__all__ = ['skipped_steps', 'ResultStore', 'Run', 'transfer_set', 'student_loaders', 'student_steps', 'trained_on', 'StepRecord',
+           'model_facts', 'measured', 'fit_step', 'record']
 
 # %% ../nbs/machinery/16_run_store.ipynb #1d939b5e
 def _with_defaults(settings: dict) -> dict:
@@ -82,7 +84,50 @@ class ResultStore:
         "Seed `seed`'s model file of the method `key`."
         return METHODS[key].model_file(self.out, seed)
 
-# %% ../nbs/machinery/16_run_store.ipynb #aa2471ac
+# %% ../nbs/machinery/16_run_store.ipynb #4459219c
+def _checked_profile(profile, seeds: int | None) -> Profile:
+    "The run's `Profile` (`load_profile`), with `seeds` where given; settings no run can use are refused here."
+    checked = load_profile(profile)
+    for arch in (checked.teacher_arch, checked.student_arch): check_arch(arch)
+    if seeds is not None: checked = replace(checked, seeds=seeds)
+    for kind in (checked.teacher_lr_schedule, checked.student_lr_schedule): lr_schedule(kind)
+    if checked.seeds < 1: raise ValueError(f"seeds must be at least 1, got {checked.seeds}.")
+    if checked.threads < 0: raise ValueError(f"threads must be 0 (all cores) or more, got {checked.threads}.")
+    return checked
+
+def _run_folder(out) -> Path:
+    "`out` as a folder a run can be written to: refused where it, or a folder above it, is a file."
+    folder = Path(out).expanduser()
+    blocker = next((p for p in (folder, *folder.parents) if p.exists() and not p.is_dir()), None)
+    if blocker is not None:
+        raise ValueError(f"--out {folder}: {blocker} is a file; give a folder for the run (it is created if missing).")
+    return folder
+
+# %% ../nbs/machinery/16_run_store.ipynb #68ad2549
+def _decoded(splits, unlabelled, profile: Profile):
+    """`splits` with the training images decoded once and augmented a batch at a time, where they fit in `decoded_mb`
+    (`01_data`) with the unlabelled folder's images, which join them in the transfer set."""
+    images = len(splits.train) + (len(unlabelled) if unlabelled is not None else 0)
+    budget = profile.decoded_mb * 2**20 * len(splits.train) // images
+    return replace(splits, train=decode_once(splits.train, profile.size, budget))
+
+def _settings_of(profile: Profile, data: Path, unlabelled: Path | None, teacher: Path | None) -> dict:
+    "What run.json holds: the profile, the data, the unlabelled folder, and the given teacher's digest."
+    settings = {"profile": json.loads(json.dumps(asdict(profile))), "data": str(data.resolve()),
+                "unlabelled": str(unlabelled.resolve()) if unlabelled else None}
+    if teacher is not None: settings["teacher_sha256"] = hashlib.sha256(teacher.read_bytes()).hexdigest()
+    return settings
+
+def _claim_folder(out: Path, settings: dict, writes: bool) -> dict:
+    "Write `settings` to `out`/run.json, or check that the run already there has the same: returns them."
+    path = out / "run.json"
+    if path.exists() and _with_defaults(json.loads(path.read_text())) != settings:
+        raise ValueError(f"{out} holds a run with other settings (profile, seeds, data or unlabelled images); "
+                         f"use another --out folder, or delete it to start again.")
+    if not path.exists() and writes: write_json(path, settings)
+    return settings
+
+# %% ../nbs/machinery/16_run_store.ipynb #c012350d
 class Run:
     """One pipeline run into the folder `out`: its settings, data and loaders, and the stored result of every finished
     step."""
@@ -94,92 +139,42 @@ class Run:
                  progress: bool = True, # per-epoch progress bars
                  # a folder of images without classes: the KD students' transfer set (with the profile's own)
                  unlabelled=None,
-                 # a trained teacher's file (`save_model`'s, or a state dict of the profile's teacher_arch): distilled
-                 # from, not trained
+                 # a trained teacher's file (`save_model`'s, or a state dict of the profile's teacher_arch):
+                 # distilled from, not trained
                  teacher=None,
                 ):
-        self.profile = load_profile(profile)
-        for arch in (self.profile.teacher_arch, self.profile.student_arch): check_arch(arch)
-        if seeds is not None: self.profile = replace(self.profile, seeds=seeds)
-        for kind in (self.profile.teacher_lr_schedule, self.profile.student_lr_schedule): lr_schedule(kind)
-        if self.profile.seeds < 1: raise ValueError(f"seeds must be at least 1, got {self.profile.seeds}.")
-        if self.profile.threads < 0:
-            raise ValueError(f"threads must be 0 (all cores) or more, got {self.profile.threads}.")
+        self.profile = _checked_profile(profile, seeds)
         self.device = init_distributed(device)  # under torchrun: this process's device, in the process group
         self.rank, self.world = distributed()
         if self.profile.batch_size % self.world:
-            raise ValueError(
-                f"batch_size {self.profile.batch_size} is not divisible by the {self.world} processes: the processes "
-                f"share each global batch evenly; choose a multiple of {self.world}."
-            )
-        self.progress = progress and self.rank == 0
-        self.out = Path(out).expanduser()
-        blocker = next((p for p in (self.out, *self.out.parents) if p.exists() and not p.is_dir()), None)
-        if blocker is not None:
-            raise ValueError(
-                f"--out {self.out}: {blocker} is a file; give a folder for the run (it is created if missing)."
-            )
-        # a mistyped folder: refused before the data are read
+            raise ValueError(f"batch_size {self.profile.batch_size} is not divisible by the {self.world} processes: "
+                             f"the processes share each global batch evenly; choose a multiple of {self.world}.")
+        self.progress, self.out = progress and self.rank == 0, _run_folder(out)
+        # a mistyped folder is refused before the data are read, and bad data before the folder is claimed
         self.unlabelled = unlabelled_folder(unlabelled) if unlabelled is not None else None
         self.data_root = Path(data).expanduser() if data is not None else make_digits(default_digits_dir())
-        self.embedded = data is None
-        self.splits = load_splits(self.data_root, size=self.profile.size)  # bad data fails before the folder is claimed
-        self.unlabelled_split = (
-            unlabelled_split(self.unlabelled, self.splits.classes, self.profile.size) if self.unlabelled else None
-        )
-        self._decode_once()
+        self.embedded, self.splits = data is None, load_splits(self.data_root, size=self.profile.size)
+        self.unlabelled_split = (unlabelled_split(self.unlabelled, self.splits.classes, self.profile.size)
+                                 if self.unlabelled else None)
+        self.splits = _decoded(self.splits, self.unlabelled_split, self.profile)
         self.teacher_file = Path(teacher).expanduser().resolve() if teacher is not None else None
-        # a teacher of other classes is refused before anything trains; the run names the architecture it holds
-        if self.teacher_file is not None:
+        if self.teacher_file is not None:  # refused before anything trains when its classes are not the data's
             given = read_teacher(self.teacher_file, self.splits.classes, self.profile.teacher_arch)
             self.profile = replace(self.profile, teacher_arch=arch_name(given))
         self.skipped = skipped_steps(self.profile)
-        self.settings = self._claim_folder()
+        settings = _settings_of(self.profile, self.data_root, self.unlabelled, self.teacher_file)
+        self.settings = _claim_folder(self.out, settings, writes=self.rank == 0)
         self.n_classes = len(self.splits.classes)
         self.full = make_loaders(self.splits, self.profile.batch_size, self.profile.workers, seed=0)
         self.results = ResultStore(self.out, self.profile.seeds, writes=self.rank == 0)
         self.loaded = {}  # models this process loaded once (the teacher, behind its cache)
 
-    def _decode_once(self):
-        """The training images (with the unlabelled folder's, which join them in the transfer set) decoded once and
-        augmented a batch at a time, where they fit in `decoded_mb` (`01_data`)."""
-        p = self.profile
-        images = len(self.splits.train) + (len(self.unlabelled_split) if self.unlabelled_split is not None else 0)
-        self.splits = replace(
-            self.splits,
-            train=decode_once(self.splits.train, p.size, p.decoded_mb * 2**20 * len(self.splits.train) // images),
-        )
-
-    def _claim_folder(self) -> dict:
-        settings = {
-            "profile": json.loads(json.dumps(asdict(self.profile))),
-            "data": str(self.data_root.resolve()),
-            "unlabelled": str(self.unlabelled.resolve()) if self.unlabelled else None,
-        }
-        if self.teacher_file is not None:
-            settings["teacher_sha256"] = hashlib.sha256(self.teacher_file.read_bytes()).hexdigest()
-        path = self.out / "run.json"
-        if path.exists():
-            if _with_defaults(json.loads(path.read_text())) != settings:
-                raise ValueError(
-                    f"{self.out} holds a run with other settings (profile, seeds, data or unlabelled images); "
-                    f"use another --out folder, or delete it to start again."
-                )
-        elif self.rank == 0:
-            write_json(path, settings)
-        return settings
-
     def arguments(self) -> dict:
         "What builds this `Run` again in another process (a worker of `19_scheduler`)."
-        return dict(
-            data=None if self.embedded else str(self.data_root),
-            out=str(self.out),
-            profile=asdict(self.profile),
-            unlabelled=str(self.unlabelled) if self.unlabelled else None,
-            device=str(self.device),
-            progress=False,
-            teacher=str(self.teacher_file) if self.teacher_file else None,
-        )
+        return dict(data=None if self.embedded else str(self.data_root), out=str(self.out),
+                    profile=asdict(self.profile), unlabelled=str(self.unlabelled) if self.unlabelled else None,
+                    device=str(self.device), progress=False,
+                    teacher=str(self.teacher_file) if self.teacher_file else None)
 
 # %% ../nbs/machinery/16_run_store.ipynb #7264df01
 def transfer_set(run: Run, seed: int):
@@ -215,23 +210,42 @@ def trained_on(run: Run) -> dict[str, str]:
     given = {"teacher": f"trained elsewhere ({run.teacher_file.name})"} if run.teacher_file is not None else {}
     return {key: words[m.trains_on] for key, m in METHODS.items() if key not in run.skipped} | given
 
+# %% ../nbs/machinery/16_run_store.ipynb #fb4e8b05
+class StepRecord(TypedDict, total=False):
+    "What a finished step stores in results/<step>.json, and a resumed run and the report read back."
+    f1: float              # test macro-F1
+    accuracy: float        # test accuracy
+    params: int            # non-zero parameters
+    valid_f1: float        # validation macro-F1 of the epoch kept
+    best_epoch: int        # the epoch kept
+    history: list[dict]    # `fit`'s record of every epoch, without its seconds
+    mult_adds_M: float     # multiply-adds of one image at the profile's speed_size, in millions (`mult_adds`)
+    file_bytes: int        # the model alone, as `save_model` writes it
+    file_bytes_gzip: int   # the same, gzip-compressed
+
+def model_facts(model, size: int) -> StepRecord:
+    "What a record says of its model: multiply-adds of one `size` px image, and the bytes of its file."
+    sizes = model_file_bytes(model)
+    return {"mult_adds_M": mult_adds(model, size) / 1e6, "file_bytes": sizes["bytes"],
+            "file_bytes_gzip": sizes["bytes_gzip"]}
+
+def measured(run: Run, key: str, seed: int = 0) -> StepRecord:
+    "Seed `seed`'s record of method `key`, with its model's facts (read from the file where an older run stored none)."
+    stored = run.results.read(METHODS[key].result(seed))
+    if "mult_adds_M" in stored: return stored
+    return {**stored, **model_facts(load_model(run.results.model_file(key, seed)), run.profile.speed_size)}
+
 # %% ../nbs/machinery/16_run_store.ipynb #64524ea0
-def train(run: Run, model, loaders, epochs: int, out: Path, seed: int, **fit_kwargs):
+def fit_step(run: Run, model, loaders, epochs: int, out: Path, seed: int, **fit_kwargs):
     "`fit` a step's model into `out`, on the run's device."
     return fit(model, loaders, epochs, out=out, seed=seed, device=run.device, progress=run.progress, **fit_kwargs)
 
-def record(run: Run, name: str, result, folder: Path | None = None, extra=None) -> dict:
-    "Score a finished step on test, store its result, and drop its resume checkpoint (its model file stays)."
+def record(run: Run, name: str, result, folder: Path | None = None, extra=None) -> StepRecord:
+    "Score a finished step on test, store its record, and drop its resume checkpoint (its model file stays)."
     test = evaluate(result.model, run.full.test)
-    stored = {
-        "f1": test["f1"],
-        "accuracy": test["accuracy"],
-        "params": count_params(result.model),
-        "valid_f1": result.best_f1,
-        "best_epoch": result.best_epoch,
-        "history": list(result.history),
-        **(extra or {}),
-    }
+    stored = {"f1": test["f1"], "accuracy": test["accuracy"], "params": count_params(result.model),
+              "valid_f1": result.best_f1, "best_epoch": result.best_epoch, "history": list(result.history),
+              **model_facts(result.model, run.profile.speed_size), **(extra or {})}
     for r in stored["history"]:
         r.pop("seconds", None)  # wall-clock time differs between runs; the report must not
     run.results.store(name, stored)

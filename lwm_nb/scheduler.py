@@ -69,69 +69,47 @@ def run_job(run: Run, kind: str, arg: int | None = None):
     JOB_KINDS[kind](run, arg)
 
 # %% ../nbs/machinery/19_scheduler.ipynb #0ad72db5
-def jobs(run: Run) -> list[Job]:
-    """Every job of the run in the order they are taken when ready: the teacher, the KD runs, the width sweep, what
-    builds on the KD runs, the students alone."""
-    p = run.profile
-    seeds = range(p.seeds)
+def _costs(run: Run) -> dict[str, float]:
+    "Each job's cost in optimizer steps of a student alone, for the time estimate."
+    p, loaders = run.profile, student_loaders(run, 0)
     steps, retrain = student_steps(run), student_steps(run, retrain=True)
-    loaders = student_loaders(run, 0)
-    # step costs against a student-alone step, as benchmarks/step_cost.py measures them (one thread, 32 px, batch 64 +
-    # 64):
-    # the teacher's live answers are most of a seed's first KD step; its later KD steps read them
+    # step costs against a student-alone step, as benchmarks/step_cost.py measures them (one thread, 32 px, batch
+    # 64 + 64): the teacher's live answers are most of a seed's first KD step; its later KD steps read them
     share = loaders.transfer.batch_size / loaders.train.batch_size if loaders.transfer is not None else 0.0
     kd_first, kd_cached, kd_labelled = 1.2 + 4.2 * share, 1.15 + 0.5 * share, 1.15
     teacher_steps = len(run.full.train) * epochs_for(p.teacher_epochs, p.teacher_min_steps, len(run.full.train))
-    # a given teacher is only scored
-    out = [Job("teacher", None, ("teacher",), 7.2 * teacher_steps if run.teacher_file is None else 1)]
-    out += [Job("distil", s, tuple(METHODS[k].result(s) for k in ("kd", "kd_decreasing_t", "kd_labelled")),
-                (kd_first + kd_cached + kd_labelled) * steps, ("teacher",)) for s in seeds]
-    # the other widths before the pruning of the seeds: long jobs first, so that short ones fill the end
-    # after seed 0's KD runs: the teacher's answers to seed 0's batches are in the run folder by then
-    out += [
-        Job(
-            "width",
-            w,
-            (sweep_result(w),),
-            kd_cached * steps * (1.5 if w >= 512 else 1),
-            (METHODS["kd_decreasing_t"].result(0),),
-        )
-        for w in p.sweep
-        if w != p.conv5 and "conv5_sweep" not in run.skipped
-    ]
-    for s in seeds:
-        distilled = (METHODS["kd_decreasing_t"].result(s),)
-        out += [
-            Job("prune", s, tuple(m.result(s) for m in pruned("weights")), 2 * kd_cached * retrain, distilled),
-            *(
-                [Job("channels", s, tuple(m.result(s) for m in pruned("channels")), 2 * kd_cached * retrain, distilled)]
-                if not any(m.key in run.skipped for m in pruned("channels"))
-                else []
-            ),
-            Job(
-                "control",
-                s,
-                (METHODS["kd_retrained_50"].result(s), METHODS["kd_retrained"].result(s)),
-                2 * kd_cached * retrain,
-                distilled,
-            ),
-            *(
-                [
-                    Job(
-                        "deploy",
-                        s,
-                        tuple(x.result(s) for x in SHIPPED.values()),
-                        250,
-                        tuple(dict.fromkeys(METHODS[x.source].result(s) for x in SHIPPED.values())),
-                    )
-                ]
-                if p.deploy
-                else []
-            ),
-        ]
-    # the students alone need nothing: they keep a core busy while the teacher trains, and fill gaps at the end
-    out += [Job("student", s, (METHODS["student"].result(s),), steps) for s in seeds]
+    return {"teacher": 7.2 * teacher_steps if run.teacher_file is None else 1,  # a given teacher is only scored
+            "distil": (kd_first + kd_cached + kd_labelled) * steps, "width": kd_cached * steps,
+            "wide": kd_cached * steps * 1.5, "retrain": 2 * kd_cached * retrain, "deploy": 250, "student": steps}
+
+def _seed_jobs(run: Run, seed: int, cost: dict[str, float]) -> list[Job]:
+    "What builds on seed `seed`'s distilled student: its pruning, its control, and its shipping."
+    distilled = (METHODS["kd_decreasing_t"].result(seed),)
+    prunes = [what for what in ("weights", "channels") if not any(m.key in run.skipped for m in pruned(what))]
+    out = [Job({"weights": "prune", "channels": "channels"}[what], seed, tuple(m.result(seed) for m in pruned(what)),
+               cost["retrain"], distilled) for what in prunes]
+    out.append(Job("control", seed, (METHODS["kd_retrained_50"].result(seed), METHODS["kd_retrained"].result(seed)),
+                   cost["retrain"], distilled))
+    if run.profile.deploy:
+        sources = tuple(dict.fromkeys(METHODS[x.source].result(seed) for x in SHIPPED.values()))
+        out.append(Job("deploy", seed, tuple(x.result(seed) for x in SHIPPED.values()), cost["deploy"], sources))
     return out
+
+def jobs(run: Run) -> list[Job]:
+    """Every job of the run in the order they are taken when ready: the teacher, the KD runs, the width sweep, what
+    builds on the KD runs, the students alone."""
+    p, cost, seeds = run.profile, _costs(run), range(run.profile.seeds)
+    out = [Job("teacher", None, ("teacher",), cost["teacher"])]
+    out += [Job("distil", s, tuple(METHODS[k].result(s) for k in ("kd", "kd_decreasing_t", "kd_labelled")),
+                cost["distil"], ("teacher",)) for s in seeds]
+    # the other widths before the pruning of the seeds: long jobs first, so that short ones fill the end;
+    # after seed 0's KD runs: the teacher's answers to seed 0's batches are in the run folder by then
+    widths = [w for w in p.sweep if w != p.conv5 and "conv5_sweep" not in run.skipped]
+    out += [Job("width", w, (sweep_result(w),), cost["wide" if w >= 512 else "width"],
+                (METHODS["kd_decreasing_t"].result(0),)) for w in widths]
+    for s in seeds: out += _seed_jobs(run, s, cost)
+    # the students alone need nothing: they keep a core busy while the teacher trains, and fill gaps at the end
+    return out + [Job("student", s, (METHODS["student"].result(s),), cost["student"]) for s in seeds]
 
 # %% ../nbs/machinery/19_scheduler.ipynb #ad822d5e
 def _worker_context():

@@ -13,18 +13,15 @@ import pandas as pd
 import torch
 
 from .data import per_class_subset
-from .timing import describe_cpu
+from .timing import describe_cpu, speed_and_size, deployment_speed
 from .evaluate import evaluate
-from .timing import speed_and_size
-from .timing import deployment_speed
-from .export import export_onnx, read_metadata
+from .export import export_onnx, read_metadata, load_onnx
 from .files import file_bytes
-from .export import load_onnx
 from .int8 import quantize_int8
 from .methods import METHODS, SHIPPED, timing_name
-from .models import count_params, load_model, make_permanent, save_model
+from .models import count_params, load_model, make_permanent
 from .report import summarize
-from .run_store import Run
+from .run_store import Run, measured
 
 log = logging.getLogger("lwm_nb")
 
@@ -155,17 +152,10 @@ def deployed(run: Run) -> dict:
     seeds = range(run.profile.seeds)
     rows = {}
     for source in dict.fromkeys(s.source for s in SHIPPED.values()):
-        # the model alone, as save_model writes it: a run's files also hold its history, timings included
-        with tempfile.TemporaryDirectory() as tmp:
-            files = [save_model(load_model(run.results.model_file(source, s)), Path(tmp) / f"{s}.pt") for s in seeds]
-            sizes = [tuple(file_bytes(f).values()) for f in files]
-        rows[source] = {
-            **summarize({source: run.results.records(source)})[source],
-            "format": "PyTorch (save_model)",
-            "source": source,
-            "file_bytes": round(np.mean([b for b, _ in sizes])),
-            "file_bytes_gzip": round(np.mean([g for _, g in sizes])),
-        }
+        records = [measured(run, source, s) for s in seeds]  # the model alone: its file here also holds its history
+        rows[source] = {**summarize({source: records})[source], "format": "PyTorch (save_model)", "source": source,
+                        "file_bytes": round(np.mean([r["file_bytes"] for r in records])),
+                        "file_bytes_gzip": round(np.mean([r["file_bytes_gzip"] for r in records]))}
     for key, shipped in SHIPPED.items():
         records = [run.results.read(shipped.result(s)) for s in seeds]
         rows[key] = {

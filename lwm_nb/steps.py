@@ -17,7 +17,7 @@ from .evaluate import evaluate
 from .models import STUDENT_ARCH, TEACHER_ARCH, load_model, read_teacher, save_model, student, teacher
 from .profiles import epochs_for, lr_schedule
 from .prune import prune_and_retrain
-from .run_store import Run, record, student_loaders, student_steps, train
+from .run_store import Run, fit_step, record, student_loaders, student_steps
 from .teacher_cache import TeacherCache
 from .train import FitResult, History
 from .temperature import linear
@@ -48,7 +48,7 @@ def teacher_step(run: Run) -> dict:
     )
     torch.manual_seed(0)
     folder = run.results.model_file("teacher").parent
-    result = train(
+    result = fit_step(
         run,
         teacher(run.n_classes, weights=p.weights, verbose=False, arch=p.teacher_arch),
         run.full,
@@ -138,7 +138,7 @@ def student_step(run: Run, name: str, # the step's result name ('kd/seed0', 'con
     torch.manual_seed(seed)
     model = student(run.n_classes, conv5=conv5, weights=p.weights, verbose=False, arch=p.student_arch)
     kd = dict(teacher=kd_teacher(run, seed), alpha=p.alpha, temperature=temperature) if temperature is not None else {}
-    result = train(
+    result = fit_step(
         run,
         model,
         loaders,
@@ -204,7 +204,7 @@ def control_step(run: Run, seed: int) -> dict:
     model, loaders = load_model(run.results.model_file(first.source, seed)), student_loaders(run, seed)
     for stage in (first, second):
         folder = run.results.model_file(stage.key, seed).parent
-        result = train(run, model, loaders, run.profile.retrain_epochs, folder, seed, **_retrain_kwargs(run, seed))
+        result = fit_step(run, model, loaders, run.profile.retrain_epochs, folder, seed, **_retrain_kwargs(run, seed))
         keep_teacher_answers(run, seed)
         stored = run.results.read(stage.result(seed)) or record(run, stage.result(seed), result, folder)
         model = result.model

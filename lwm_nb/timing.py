@@ -121,10 +121,10 @@ def forward_seconds(models: dict[str, nn.Module], # name -> model: PyTorch, or a
     return {name: statistics.median(times) for name, times in per_round.items()}
 
 # %% ../nbs/machinery/06a_timing.ipynb #ab9d19a6
-def model_file_bytes(model: nn.Module) -> int:
-    "Bytes of `model`'s file as `save_model` writes it."
+def model_file_bytes(model: nn.Module) -> dict[str, int]:
+    "Bytes of `model`'s file as `save_model` writes it (the model alone), and gzip-compressed (`file_bytes`)."
     with tempfile.TemporaryDirectory() as folder:
-        return file_bytes(save_model(model, Path(folder) / "model.pt"))["bytes"]
+        return file_bytes(save_model(model, Path(folder) / "model.pt"))
 
 def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are against the first
                    size: int = 224, # image size of the timed batches
@@ -139,8 +139,17 @@ def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are aga
     if timings is not None: devices, batch = ["cpu"], timings.attrs.get("batch", batch)
     devices = devices or (["cpu", "cuda"] if torch.cuda.is_available() else ["cpu"])
     copies = {name: clone_model(model).cpu() for name, model in models.items()}
-    table = pd.DataFrame([{"model": name, "params": count_params(m), "mult_adds_M": mult_adds(m, size) / 1e6,
-                           "file_MB": model_file_bytes(m) / 1e6} for name, m in copies.items()]).set_index("model")
+    table = pd.DataFrame(
+        [
+            {
+                "model": name,
+                "params": count_params(m),
+                "mult_adds_M": mult_adds(m, size) / 1e6,
+                "file_MB": model_file_bytes(m)["bytes"] / 1e6,
+            }
+            for name, m in copies.items()
+        ]
+    ).set_index("model")
     if timings is not None:  # one measurement a model, whichever table shows it
         table["cpu_latency_ms"] = timings.loc[table.index, "latency_ms"]
         table["cpu_img_per_s"] = timings.loc[table.index, "img_per_s"]
@@ -152,9 +161,15 @@ def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are aga
         table[f"{dev}_img_per_s"] = [batch / per_batch[name] for name in table.index]
     table["params_ratio"] = table.params / table.params.iloc[0]
     table["file_ratio"] = table.file_MB / table.file_MB.iloc[0]
-    for dev in devices: table[f"{dev}_speedup"] = table[f"{dev}_img_per_s"] / table[f"{dev}_img_per_s"].iloc[0]
-    table.attrs.update(size=size, batch=batch, devices=devices, repeats=repeats,
-                       cpu=timings.attrs.get("cpu") if timings is not None else cpu_info())
+    for dev in devices:
+        table[f"{dev}_speedup"] = table[f"{dev}_img_per_s"] / table[f"{dev}_img_per_s"].iloc[0]
+    table.attrs.update(
+        size=size,
+        batch=batch,
+        devices=devices,
+        repeats=repeats,
+        cpu=timings.attrs.get("cpu") if timings is not None else cpu_info(),
+    )
     return table
 
 # %% ../nbs/machinery/06a_timing.ipynb #e0ffba10

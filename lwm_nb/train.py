@@ -188,7 +188,7 @@ def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kd: Distillation |
 
 # %% ../nbs/10_train.ipynb #b93ca633
 def train_epoch(
-    run: Optimization,
+    optimization: Optimization,
     loader,
     epoch: int,  # this epoch's index (0-based): it sets the loader's order and the temperature
     epochs: int,  # epochs in the whole run, for the temperature's progress
@@ -201,7 +201,7 @@ def train_epoch(
     for every batch; returns the mean training loss and the last temperature."""
     if hasattr(loader.sampler, "set_epoch"):
         loader.sampler.set_epoch(epoch)
-    run.model.train()
+    optimization.model.train()
     steps, T = len(loader), None
     unlabelled = _endless(kd.transfer, epoch) if kd is not None and kd.transfer is not None else None
     losses, sizes, step_of, lrs, checked = [], [], [], [], 0  # losses stay on the device until they are looked at
@@ -210,14 +210,16 @@ def train_epoch(
             continue
         if unlabelled is not None:
             x = torch.cat([x, next(unlabelled)[0]])
-        x = x.to(run.device, non_blocking=True, memory_format=torch.channels_last)
-        y = y.to(run.device, non_blocking=True)
-        loss, T = _loss(run.model, x, y, kd, (epoch * steps + i) / max(epochs * steps - 1, 1), run.amp)
+        x = x.to(optimization.device, non_blocking=True, memory_format=torch.channels_last)
+        y = y.to(optimization.device, non_blocking=True)
+        loss, T = _loss(
+            optimization.model, x, y, kd, (epoch * steps + i) / max(epochs * steps - 1, 1), optimization.amp
+        )
         losses.append(loss.detach())
         sizes.append(len(y))
         step_of.append(i)
-        lrs.append(run.lr)
-        run.step(loss)
+        lrs.append(optimization.lr)
+        optimization.step(loss)
         if len(losses) - checked >= finite_check_every:
             _check_finite(losses[checked:], step_of[checked:], lrs[checked:], epoch)
             checked = len(losses)
@@ -228,7 +230,7 @@ def train_epoch(
         [torch.stack(losses).cpu().double() @ torch.tensor(sizes, dtype=torch.float64), torch.tensor(float(sum(sizes)))]
     )
     if distributed()[1] > 1:  # the mean over the global batches, the same on every process
-        total = total.to(run.device)
+        total = total.to(optimization.device)
         dist.all_reduce(total)
         total = total.cpu()
     return float(total[0] / total[1]), T
@@ -299,6 +301,76 @@ def _epoch_seconds(started: float, device: torch.device) -> float:
         dist.all_reduce(seconds, dist.ReduceOp.MAX)
     return float(seconds)
 
+# %% ../nbs/10_train.ipynb #62b9b40b
+def _check_settings(epochs: int, checkpoint_overhead: float, lr_schedule):
+    "Refuse settings `fit` cannot train with, before anything is built."
+    if epochs < 1: raise ValueError(f"epochs must be at least 1, got {epochs}.")
+    if not checkpoint_overhead > 0:
+        raise ValueError(f"checkpoint_overhead must be positive, got {checkpoint_overhead}.")
+    if not hasattr(lr_schedule, "build"):
+        raise TypeError(
+            f"lr_schedule must be a schedule such as cyclic(1e-3, 1e-2) or step(1e-3), not {lr_schedule!r}."
+        )
+
+
+def _distillation(teacher, alpha: float, temperature, transfer, device: torch.device) -> Distillation | None:
+    """What KD needs at every step: the teacher on `device`, the loss's weight and temperature, this process's transfer
+    batches."""
+    if teacher is None:
+        return None
+    rank, world = distributed()
+    return Distillation(
+        teacher.to(device, memory_format=torch.channels_last).eval(),
+        alpha,
+        constant(temperature) if isinstance(temperature, (int, float)) else temperature,
+        shard_loader(transfer, rank, world) if transfer is not None else None,
+    )
+
+# %% ../nbs/10_train.ipynb #2d69b544
+def _fit_config(
+    model: nn.Module,
+    epochs: int,
+    kd: Distillation | None,
+    alpha: float,
+    lr_schedule,
+    seed: int,
+    steps: int,
+    recalibrate_bn_below: int,
+    sync_batchnorm: bool,
+) -> dict:
+    "What a checkpoint must match to be resumed: a checkpoint of other settings is refused."
+    world = distributed()[1]
+    return {
+        "epochs": epochs,
+        "kd": kd is not None,
+        "alpha": alpha if kd else 0.0,
+        "temperature": repr(kd.temperature) if kd else None,
+        "lr_schedule": repr(lr_schedule),
+        "seed": seed,
+        "steps_per_epoch": steps,
+        "recalibrate_bn_below": recalibrate_bn_below,
+        "n_params": sum(p.numel() for p in model.parameters()),
+        **({"transfer": [len(kd.transfer.dataset), kd.transfer.batch_size]} if kd and kd.transfer is not None else {}),
+        **({"processes": world, "sync_batchnorm": sync_batchnorm} if world > 1 else {}),
+    }
+
+# %% ../nbs/10_train.ipynb #5001c56a
+def _resume(out: Path | None, config: dict, optimization: Optimization, seed: int) -> tuple[History, dict, int]:
+    "`(history, best so far, first epoch)`: from the checkpoint in `out` where there is one, else a new run seeded."
+    best = {"best_state": None, "best_f1": -math.inf, "best_epoch": 0}
+    if out is None or not (out / "checkpoint.pt").exists():
+        torch.manual_seed(seed)
+        return History(), best, 0
+    ckpt = restore_checkpoint(
+        out / "checkpoint.pt",
+        config,
+        optimization.model.module if distributed()[1] > 1 else optimization.model,
+        optimization.optimizer,
+        optimization.scheduler,
+        optimization.scaler,
+    )
+    return History(ckpt["history"]), {k: ckpt[k] for k in best}, ckpt["epoch"]
+
 # %% ../nbs/10_train.ipynb #c6b18106
 def fit(
     model: nn.Module,  # trained in place; it ends with the weights of its best epoch
@@ -328,93 +400,42 @@ def fit(
     """Train `model` (distilled from `teacher` if given, on `loaders.transfer` too where the loaders have a transfer
     set) on `loaders.train`, keep the epoch with the best macro-F1 on `loaders.valid`. Under torchrun, every process
     of the group that `init_distributed` joined trains its slice of each batch."""
-    if epochs < 1:
-        raise ValueError(f"epochs must be at least 1, got {epochs}.")
-    if not checkpoint_overhead > 0:
-        raise ValueError(f"checkpoint_overhead must be positive, got {checkpoint_overhead}.")
-    if not hasattr(lr_schedule, "build"):
-        raise TypeError(
-            f"lr_schedule must be a schedule such as cyclic(1e-3, 1e-2) or step(1e-3), not {lr_schedule!r}."
-        )
+    _check_settings(epochs, checkpoint_overhead, lr_schedule)
     rank, world = distributed()
     device = _device(device, world)
     if sync_batchnorm and world > 1 and device.type != "cuda":
         raise ValueError("sync_batchnorm needs GPUs: PyTorch's SyncBatchNorm does not run on CPU.")
     progress, amp = progress and rank == 0, device.type == "cuda" if amp is None else amp
-    # refuses a global batch that the processes cannot share evenly
-    train_loader = shard_loader(loaders.train, rank, world)
-    steps = len(train_loader)
-    if steps == 0:
+    train_loader = shard_loader(loaders.train, rank, world)  # refuses a global batch the processes cannot share evenly
+    if len(train_loader) == 0:
         raise ValueError("The training loader yields no batch: the training split is empty or smaller than one batch.")
-    kd = None
-    if teacher is not None:
-        transfer = getattr(loaders, "transfer", None)
-        kd = Distillation(
-            teacher.to(device, memory_format=torch.channels_last).eval(),
-            alpha,
-            constant(temperature) if isinstance(temperature, (int, float)) else temperature,
-            shard_loader(transfer, rank, world) if transfer is not None else None,
-        )
-    config = {
-        "epochs": epochs,
-        "kd": kd is not None,
-        "alpha": alpha if kd else 0.0,
-        "temperature": repr(kd.temperature) if kd else None,
-        "lr_schedule": repr(lr_schedule),
-        "seed": seed,
-        "steps_per_epoch": steps,
-        "recalibrate_bn_below": recalibrate_bn_below,
-        "n_params": sum(p.numel() for p in model.parameters()),
-        **({"transfer": [len(kd.transfer.dataset), kd.transfer.batch_size]} if kd and kd.transfer is not None else {}),
-        **({"processes": world, "sync_batchnorm": sync_batchnorm} if world > 1 else {}),
-    }
-    run = _optimization(model, lr_schedule, steps, epochs, device, amp, sync_batchnorm)
-    model = run.model.module if world > 1 else run.model  # SyncBatchNorm conversion makes a new module
+    kd = _distillation(teacher, alpha, temperature, getattr(loaders, "transfer", None), device)
+    config = _fit_config(model, epochs, kd, alpha, lr_schedule, seed, len(train_loader), recalibrate_bn_below,
+                         sync_batchnorm)
+    optimization = _optimization(model, lr_schedule, len(train_loader), epochs, device, amp, sync_batchnorm)
+    model = optimization.model.module if world > 1 else optimization.model  # SyncBatchNorm makes a new module
     out = Path(out).expanduser() if out is not None else None
-    history, best, start = History(), {"best_state": None, "best_f1": -math.inf, "best_epoch": 0}, 0
-    if out is not None and (out / "checkpoint.pt").exists():
-        ckpt = restore_checkpoint(out / "checkpoint.pt", config, model, run.optimizer, run.scheduler, run.scaler)
-        history, start, best = History(ckpt["history"]), ckpt["epoch"], {k: ckpt[k] for k in best}
-    else:
-        torch.manual_seed(seed)
-    checkpoints = CheckpointPolicy(
-        out / "checkpoint.pt" if out is not None else None, epochs, checkpoint_overhead, start
-    )
+    history, best, start = _resume(out, config, optimization, seed)
+    checkpoints = CheckpointPolicy(out / "checkpoint.pt" if out else None, epochs, checkpoint_overhead, start)
     validate = validator(loaders.valid, rank, world)
     epoch_bar = tqdm(range(start, epochs), desc="epochs", initial=start, total=epochs, disable=not progress)
     for epoch in epoch_bar:
         started = time.perf_counter()
-        try:
-            train_loss, T = train_epoch(run, train_loader, epoch, epochs, kd, progress, finite_check_every)
+        try: train_loss, T = train_epoch(optimization, train_loader, epoch, epochs, kd, progress, finite_check_every)
         except FloatingPointError as e:
             raise FloatingPointError(f"{e}; {checkpoints.kept(out)}. Try a lower learning rate.") from None
-        lr_now = run.lr
-        if not lr_schedule.per_batch:
-            run.scheduler.step()
-        recalibrated = (epoch + 1) * steps < recalibrate_bn_below
+        lr_now = optimization.lr
+        if not lr_schedule.per_batch: optimization.scheduler.step()
+        recalibrated = (epoch + 1) * len(train_loader) < recalibrate_bn_below
         valid = _validate_epoch(model, validate, train_loader, recalibrated, device)
-        history.append(
-            {
-                "epoch": epoch + 1,
-                "train_loss": train_loss,
-                "valid_loss": valid["loss"],
-                "valid_accuracy": valid["accuracy"],
-                "valid_f1": valid["f1"],
-                "lr": lr_now,
-                "temperature": T,
-                "bn_recalibrated": recalibrated,
-                "seconds": _epoch_seconds(started, device),
-            }
-        )
+        history.append({"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid["loss"],
+                        "valid_accuracy": valid["accuracy"], "valid_f1": valid["f1"], "lr": lr_now, "temperature": T,
+                        "bn_recalibrated": recalibrated, "seconds": _epoch_seconds(started, device)})
         if valid["f1"] > best["best_f1"]:
             best = {"best_state": _cpu_copy(model.state_dict()), "best_f1": valid["f1"], "best_epoch": epoch + 1}
         epoch_bar.set_postfix(loss=f"{train_loss:.3f}", f1=f"{valid['f1']:.3f}", best=f"{best['best_f1']:.3f}")
-        checkpoints.after(
-            epoch + 1,
-            lambda path: save_checkpoint(
-                path, config, epoch + 1, model, run.optimizer, run.scheduler, run.scaler, history, best
-            ),
-        )
+        state = (model, optimization.optimizer, optimization.scheduler, optimization.scaler, history, best)
+        checkpoints.after(epoch + 1, lambda path: save_checkpoint(path, config, epoch + 1, *state))
     epoch_bar.close()
     return _finish(model, loaders, out, history, best, start < epochs, sync_batchnorm, checkpoints.written)
 
