@@ -449,6 +449,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                                                                       'lwm_nb/teacher_cache.py'),
                                       'lwm_nb.teacher_cache.TeacherCache._apply': ( 'machinery/teacher_cache.html#teachercache._apply',
                                                                                     'lwm_nb/teacher_cache.py'),
+                                      'lwm_nb.teacher_cache.TeacherCache._forget_if_changed': ( 'machinery/teacher_cache.html#teachercache._forget_if_changed',
+                                                                                                'lwm_nb/teacher_cache.py'),
                                       'lwm_nb.teacher_cache.TeacherCache._weights_now': ( 'machinery/teacher_cache.html#teachercache._weights_now',
                                                                                           'lwm_nb/teacher_cache.py'),
                                       'lwm_nb.teacher_cache.TeacherCache.forward': ( 'machinery/teacher_cache.html#teachercache.forward',

@@ -39,10 +39,13 @@ class TeacherCache(nn.Module):
         # any in-place change bumps a tensor's version; a move gives it new storage
         return tuple((t.data_ptr(), t._version) for t in self._tensors)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def _forget_if_changed(self):
+        "Drop every stored answer once the teacher's weights have changed: they were another teacher's."
         state = self._weights_now()
-        if state != self._weights_state:
-            self._logits.clear(); self.stored_bytes, self._weights_state = 0, state
+        if state != self._weights_state: self._logits.clear(); self.stored_bytes, self._weights_state = 0, state
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._forget_if_changed()
         # sha256: half blake2b's time here, and finding the batch is the cost of every cached KD step
         key = tensor_digest(x, algorithm="sha256") + f"{tuple(x.shape)}{x.dtype}{self.teacher.training}".encode()
         stored = self._logits.get(key)
@@ -60,8 +63,7 @@ class TeacherCache(nn.Module):
     def load(self, path) -> int:
         """Take the answers stored at `path` by `save` (none where there is no file), as answers of this teacher's
         present weights; returns how many batches it read."""
-        state = self._weights_now()
-        if state != self._weights_state: self._logits.clear(); self.stored_bytes, self._weights_state = 0, state
+        self._forget_if_changed()
         try: stored = torch.load(path, weights_only=True)
         except FileNotFoundError: return 0
         read = 0

@@ -126,6 +126,7 @@ def model_file_bytes(model: nn.Module) -> dict[str, int]:
     with tempfile.TemporaryDirectory() as folder:
         return file_bytes(save_model(model, Path(folder) / "model.pt"))
 
+# %% ../nbs/machinery/06a_timing.ipynb #2f05c9a9
 def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are against the first
                    size: int = 224, # image size of the timed batches
                    batch: int = 64, # batch of the throughput columns (latency is at batch 1)

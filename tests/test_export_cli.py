@@ -98,13 +98,13 @@ def test_export_takes_another_int8_scheme_and_refuses_a_size_below_one(trained, 
 
 def test_predict_streams_a_folder_a_batch_at_a_time_and_names_an_empty_one(trained, tmp_path, capsys, monkeypatch):
     root, model, images = trained
-    import lwm_nb.export as export
+    import lwm_nb.predict as predict_module
     read = []
-    monkeypatch.setattr(export, "read_rgb", lambda f, _read=export.read_rgb: read.append(f) or _read(f))
-    stream = export.predictions(model, [images], top=1, batch=8)
+    monkeypatch.setattr(predict_module, "read_rgb", lambda f, _read=predict_module.read_rgb: read.append(f) or _read(f))
+    stream = predict_module.predictions(model, [images], top=1, batch=8)
     first = next(stream)
     assert "top" in first and len(read) == 8   # one batch read before the first answer, not the whole folder
-    assert len(list(stream)) == len(export.image_files([images])) - 1
+    assert len(list(stream)) == len(predict_module.image_files([images])) - 1
     (tmp_path / "empty").mkdir()
     status, err = lwm_here(capsys, "predict", model, tmp_path / "empty")
     assert status == 2 and "no image file in" in err   # nothing to classify: bad usage
