@@ -36,21 +36,16 @@ def _sliced(layer: nn.Module, out=None, inputs=None) -> nn.Module:
     return new.train(layer.training)
 
 def shuffle_blocks(model: ShuffleNetV2) -> dict[str, nn.Module]:
-    return {
-        f"{stage}.{i}": block
-        for stage in ("stage2", "stage3", "stage4")
-        for i, block in enumerate(getattr(model, stage))
-    }
+    return {f"{stage}.{i}": block for stage in ("stage2", "stage3", "stage4") for i,
+            block in enumerate(getattr(model, stage))}
 
 
 def channel_groups(model: ShuffleNetV2) -> dict[str, int]:
     """Width of each group of channels that can be narrowed without crossing a channel shuffle: 'conv1' (the stem's
     outputs), each block's branch2 inner channels by block name ('stage2.0', ...), 'conv5' (its outputs)."""
-    return {
-        "conv1": model.conv1[0].out_channels,
-        **{name: block.branch2[0].out_channels for name, block in shuffle_blocks(model).items()},
-        "conv5": model.conv5[0].out_channels,
-    }
+    return {"conv1": model.conv1[0].out_channels,
+            **{name: block.branch2[0].out_channels for name, block in shuffle_blocks(model).items()},
+            "conv5": model.conv5[0].out_channels}
 
 # %% ../nbs/machinery/02_channels.ipynb #0dc150e5
 def keep_channels(model: ShuffleNetV2, keep: dict) -> ShuffleNetV2:

@@ -19,8 +19,7 @@ __all__ = ['save_checkpoint', 'restore_checkpoint', 'CheckpointPolicy']
 
 # %% ../nbs/machinery/10a_checkpoints.ipynb #d82d83d3
 def _rng_state() -> dict:
-    return {"cpu": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+    return {"cpu": torch.get_rng_state(), "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
 
 def _set_rng_state(state: dict):
     torch.set_rng_state(state["cpu"])

@@ -129,9 +129,8 @@ def predict_command(model_path, images: list[str], top: int = 5, as_json: bool =
             if as_json:
                 print(json.dumps(p), flush=True)
             else:
-                print(
-                    f"{p['image']}: " + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in p["top"]), flush=True
-                )
+                print(f"{p['image']}: " + ", ".join(f"{t['class']} {t['probability']:.3f}" for t in p["top"]),
+                      flush=True)
     except (FileNotFoundError, ValueError, TypeError, KeyError) as e:
         if seen:
             raise
@@ -213,16 +212,8 @@ def _launch(nproc: int, argv: list[str]) -> int:
     method = "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
     if method == "forkserver":
         multiprocessing.get_context(method).set_forkserver_preload(["lwm_nb.pipeline"])
-    config = LaunchConfig(
-        min_nodes=1,
-        max_nodes=1,
-        nproc_per_node=nproc,
-        run_id=uuid.uuid4().hex,
-        rdzv_backend="c10d",
-        rdzv_endpoint="localhost:0",
-        max_restarts=0,
-        start_method=method,
-    )
+    config = LaunchConfig(min_nodes=1, max_nodes=1, nproc_per_node=nproc, run_id=uuid.uuid4().hex, rdzv_backend="c10d",
+                          rdzv_endpoint="localhost:0", max_restarts=0, start_method=method)
     if "--debug" not in argv:  # a process that fails says why in one line; the launcher's account of it is a traceback
         logging.getLogger("torch.distributed.elastic").setLevel(logging.CRITICAL)
     try:
@@ -315,36 +306,17 @@ def _run(args) -> int:
     # a bad profile is refused after importing torch alone, not the whole pipeline
     try: profile = load_profile(args.profile)
     except (OSError, ValueError) as e: raise UsageError(str(e)) from e
-    archs = {
-        k: v for k, v in (("teacher_arch", args.teacher_arch), ("student_arch", args.student_arch)) if v is not None
-    }
+    archs = {k: v for k,
+             v in (("teacher_arch", args.teacher_arch), ("student_arch", args.student_arch)) if v is not None}
     if args.nproc != 1 and "WORLD_SIZE" not in os.environ:
-        return launch_distributed(
-            args.nproc,
-            args.data,
-            args.out,
-            args.profile,
-            args.seeds,
-            args.device,
-            args.unlabelled,
-            args.debug,
-            args.teacher,
-            **archs,
-        )
+        return launch_distributed(args.nproc, args.data, args.out, args.profile, args.seeds, args.device,
+                                  args.unlabelled, args.debug, args.teacher, **archs)
     with _importing():
         from lwm_nb.pipeline import complete
         from lwm_nb.run_store import Run
     try:  # per-epoch bars only on a terminal: in a captured log every redraw would be a line
-        run = Run(
-            args.data,
-            args.out,
-            replace(profile, **archs),
-            args.seeds,
-            args.device,
-            progress=sys.stderr.isatty(),
-            unlabelled=args.unlabelled,
-            teacher=args.teacher,
-        )
+        run = Run(args.data, args.out, replace(profile, **archs), args.seeds, args.device, progress=sys.stderr.isatty(),
+                  unlabelled=args.unlabelled, teacher=args.teacher)
     except (OSError, ValueError, RuntimeError, KeyError) as e:
         raise UsageError(str(e) if not isinstance(e, KeyError) else f"missing {e}") from e
     complete(run, started)

@@ -147,9 +147,8 @@ def unlabelled_split(folder, # images at any depth below it; their folders' name
         warnings.warn(f"Left out {len(skipped)} file(s) that are not readable images: " + ", ".join(map(str, skipped)))
     if len(skipped) == len(files):
         raise ValueError(f"--unlabelled {folder} holds no readable image.")
-    return ImageSplit(
-        [(f, UNLABELLED) for f, good in zip(files, ok) if good], classes, train_transforms(size), "unlabelled"
-    )
+    return ImageSplit([(f, UNLABELLED) for f, good in zip(files, ok) if good], classes, train_transforms(size),
+                      "unlabelled")
 
 # %% ../nbs/01_data.ipynb #7b7a7ede
 @dataclass
@@ -198,13 +197,8 @@ def make_loaders(splits: Splits, # from `load_splits` (or `dataclasses.replace` 
         raise ValueError(f"transfer_batch must be at least 1, got {transfer_batch}.")
     # its own order: the labelled batches stay those of a run without a transfer set
     extra = loader(transfer, True, transfer_batch, order_seed=seed + 7919, mix=0.0) if transfer is not None else None
-    return Loaders(
-        loader(splits.train, True),
-        loader(evaluation(splits.valid), False),
-        loader(evaluation(splits.test), False),
-        splits.classes,
-        extra,
-    )
+    return Loaders(loader(splits.train, True), loader(evaluation(splits.valid), False),
+                   loader(evaluation(splits.test), False), splits.classes, extra)
 
 # %% ../nbs/01_data.ipynb #3136d08f
 class MixUpCollate:

@@ -44,10 +44,6 @@ def kd_loss(student_logits: torch.Tensor, # [batch, classes], with gradients
             f"{tuple(student_logits.shape)} differ in shape: do both models have the same classes?"
         )
     T = float(temperature)
-    kl = F.kl_div(
-        F.log_softmax(student_logits / T, dim=1),
-        F.log_softmax(teacher_logits.detach().float() / T, dim=1),
-        reduction="batchmean",
-        log_target=True,
-    )
+    kl = F.kl_div(F.log_softmax(student_logits / T, dim=1), F.log_softmax(teacher_logits.detach().float() / T, dim=1),
+                  reduction="batchmean", log_target=True)
     return (1 - alpha) * ce + alpha * T * T * kl

@@ -100,9 +100,8 @@ def to_plain_batchnorm(module: nn.Module) -> nn.Module:
     "Undo `nn.SyncBatchNorm.convert_sync_batchnorm` (in place): BatchNorm2d layers with the same state."
     for name, child in module.named_children():
         if isinstance(child, nn.SyncBatchNorm):
-            plain = nn.BatchNorm2d(
-                child.num_features, child.eps, child.momentum, child.affine, child.track_running_stats
-            )
+            plain = nn.BatchNorm2d(child.num_features, child.eps, child.momentum, child.affine,
+                                   child.track_running_stats)
             plain.load_state_dict(child.state_dict())
             setattr(module, name, plain.to(next(iter(child.state_dict().values())).device))
         else:
@@ -161,12 +160,7 @@ def shard_loader(
     collation."""
     if world == 1:
         return loader
-    return DataLoader(
-        loader.dataset,
-        batch_size=loader.batch_size // world,
-        sampler=ShardedSampler(loader.sampler, loader.batch_size, rank, world, loader.drop_last),
-        num_workers=loader.num_workers,
-        pin_memory=loader.pin_memory,
-        collate_fn=loader.collate_fn,
-        persistent_workers=loader.num_workers > 0,
-    )
+    return DataLoader(loader.dataset, batch_size=loader.batch_size // world,
+                      sampler=ShardedSampler(loader.sampler, loader.batch_size, rank, world, loader.drop_last),
+                      num_workers=loader.num_workers, pin_memory=loader.pin_memory, collate_fn=loader.collate_fn,
+                      persistent_workers=loader.num_workers > 0)

@@ -63,19 +63,17 @@ def scores(logits: torch.Tensor, # [n, classes]
     "Macro-F1 (`macro_f1`), accuracy, mean cross-entropy, predictions and targets of `logits` against `targets`."
     predictions = logits.argmax(1)
     t, p = targets.numpy(), predictions.numpy()
-    return {"f1": macro_f1(t, p),
-            "accuracy": float((predictions == targets).float().mean()),
-            "loss": float(F.cross_entropy(logits, targets)),
-            "n": len(targets), "predictions": p, "targets": t, "logits": logits}
+    return {"f1": macro_f1(t, p), "accuracy": float((predictions == targets).float().mean()),
+            "loss": float(F.cross_entropy(logits, targets)), "n": len(targets), "predictions": p, "targets": t,
+            "logits": logits}
 
 # %% ../nbs/06_evaluate.ipynb #ddf63f23
 def per_class(result: dict, classes: list[str]):
     "Precision, recall, F1 and support of every class as a DataFrame, worst F1 first."
     from sklearn.metrics import precision_recall_fscore_support
     labels = np.arange(len(classes))
-    p, r, f, s = precision_recall_fscore_support(
-        result["targets"], result["predictions"], labels=labels, zero_division=0
-    )
+    p, r, f, s = precision_recall_fscore_support(result["targets"], result["predictions"], labels=labels,
+                                                 zero_division=0)
     table = pd.DataFrame({"class": classes, "precision": p, "recall": r, "f1": f, "support": s})
     return table.sort_values(["f1", "support"], ascending=[True, False], kind="stable").reset_index(drop=True)
 

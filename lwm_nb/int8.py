@@ -77,20 +77,11 @@ def quantize_int8(onnx_path, # an fp32 file written by `export_onnx`
     with tempfile.TemporaryDirectory() as tmp:
         prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
         quant_pre_process(str(onnx_path), str(prepared), skip_symbolic_shape=True)
-        quantize_static(
-            str(prepared),
-            str(quantized),
-            _Batches(batches),
-            quant_format=QuantFormat.QDQ,
-            per_channel=True,
-            weight_type=weights,
-            activation_type=activations,
-            reduce_range=reduce_range,
-            calibrate_method=CalibrationMethod.MinMax,
-        )
-        proto = describe_onnx(
-            onnx.load(str(quantized)), {**meta, "format": "lwm_nb.onnx-int8/1", "int8_scheme": scheme}
-        )
+        quantize_static(str(prepared), str(quantized), _Batches(batches), quant_format=QuantFormat.QDQ,
+                        per_channel=True, weight_type=weights, activation_type=activations, reduce_range=reduce_range,
+                        calibrate_method=CalibrationMethod.MinMax)
+        proto = describe_onnx(onnx.load(str(quantized)),
+                              {**meta, "format": "lwm_nb.onnx-int8/1", "int8_scheme": scheme})
     return atomic_write(out_path, lambda f: f.write(proto.SerializeToString()))
 
 # %% ../nbs/12a_int8.ipynb #7e434e36
@@ -112,12 +103,8 @@ def int8_weights(path) -> dict:
     weights = [w for w in weights if w.ndim > 1]  # conv and linear weights; biases stay 32-bit
     if not weights:
         raise ValueError(f"{path} holds no quantized weights: is it an INT8 file written by quantize_int8?")
-    return {
-        "activations": sorted(activations),
-        "weights": sorted({w.dtype.name for w in weights}),
-        "min": int(min(w.min() for w in weights)),
-        "max": int(max(w.max() for w in weights)),
-    }
+    return {"activations": sorted(activations), "weights": sorted({w.dtype.name for w in weights}),
+            "min": int(min(w.min() for w in weights)), "max": int(max(w.max() for w in weights))}
 
 
 def can_saturate(path) -> bool:

@@ -5,7 +5,7 @@
 # %% ../nbs/03_models.ipynb #03b634ae
 from __future__ import annotations
 
-import copy, difflib, os, pickle
+import copy, difflib, os
 from pathlib import Path
 
 import numpy as np
@@ -17,13 +17,13 @@ from torchvision.models import (RegNet, RegNet_X_1_6GF_Weights, ShuffleNet_V2_X0
 
 from .channels import channel_groups, keep_channels, shuffle_blocks
 from .files import atomic_save
+from .model_format import MODEL_FORMAT, load_tensors, pack_state, read_state_dict, unpack_state
 
 # %% auto #0
-__all__ = ['STUDENT_STAGES', 'STUDENT_REPEATS', 'TEACHER_ARCH', 'STUDENT_ARCH', 'IMAGENET_WEIGHTS', 'MODEL_FORMAT',
-           'REFERENCE_CONV5_PARAMS', 'classifier_names', 'check_arch', 'imagenet_weights', 'checkpoint_dir',
-           'imagenet_checkpoint', 'load_fitting', 'teacher', 'student', 'pruning_masks', 'count_params', 'mult_adds',
-           'width_table', 'architecture', 'save_model', 'load_model', 'read_teacher', 'arch_name', 'clone_model',
-           'make_permanent']
+__all__ = ['STUDENT_STAGES', 'STUDENT_REPEATS', 'TEACHER_ARCH', 'STUDENT_ARCH', 'IMAGENET_WEIGHTS', 'REFERENCE_CONV5_PARAMS',
+           'classifier_names', 'check_arch', 'imagenet_weights', 'checkpoint_dir', 'imagenet_checkpoint',
+           'load_fitting', 'teacher', 'student', 'pruning_masks', 'count_params', 'mult_adds', 'width_table',
+           'architecture', 'save_model', 'load_model', 'read_teacher', 'arch_name', 'clone_model', 'make_permanent']
 
 # %% ../nbs/03_models.ipynb #6d31ea60
 STUDENT_STAGES = (24, 48, 96, 192)   # ShuffleNetV2 x0.5 channels before conv5
@@ -76,10 +76,8 @@ def _plain_classifier(arch: str, n_classes: int) -> nn.Module:
     return model
 
 # %% ../nbs/03_models.ipynb #f1173894
-IMAGENET_WEIGHTS = {
-    "teacher": RegNet_X_1_6GF_Weights.IMAGENET1K_V2,
-    "student": ShuffleNet_V2_X0_5_Weights.IMAGENET1K_V1,
-}
+IMAGENET_WEIGHTS = {"teacher": RegNet_X_1_6GF_Weights.IMAGENET1K_V2,
+                    "student": ShuffleNet_V2_X0_5_Weights.IMAGENET1K_V1}
 
 
 def imagenet_weights(kind: str):
@@ -109,37 +107,7 @@ def imagenet_checkpoint(kind: str) -> Path:
         )
     return path
 
-
-MODEL_FORMAT = "lwm_nb.model/1"
-
-
-def _safe_load(path: Path):
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        raise ValueError(
-            f"Refused to load {path}: it holds Python objects beyond tensors (possibly code), "
-            f"and lwm_nb only opens files with torch.load(weights_only=True). Nothing in it was run. "
-            f"({str(e).splitlines()[0]})"
-        ) from None
-    except Exception as e:  # a damaged archive fails in many ways: zip, pickle stream, storage sizes
-        raise ValueError(f"{path} is not a readable PyTorch file (truncated or corrupt?): {e!r}") from None
-
 # %% ../nbs/03_models.ipynb #d0d748e6
-def _read_state_dict(path) -> dict[str, torch.Tensor]:
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"No weights file at {path}.")
-    obj = _safe_load(path)
-    if isinstance(obj, dict) and obj.get("format") == MODEL_FORMAT:
-        return _dense_state_dict(obj)
-    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
-        obj = obj["state_dict"]
-    if not (isinstance(obj, dict) and all(isinstance(v, torch.Tensor) for v in obj.values())):
-        raise ValueError(f"{path} holds no state dict of tensors.")
-    return obj
-
-
 def load_fitting(model: nn.Module, state_dict: dict, source: str = "", verbose: bool = True) -> list[str]:
     """Copy every tensor of `state_dict` whose name and shape fit `model`; returns (and reports) the names of the
     model's tensors left as they were."""
@@ -165,9 +133,9 @@ def _apply_weights(model: nn.Module, kind: str, weights, verbose: bool) -> nn.Mo
         return model
     if isinstance(weights, str) and weights.lower() == "imagenet":
         path = imagenet_checkpoint(kind)
-        model.pretrained_left_out = load_fitting(model, _read_state_dict(path), f"ImageNet {path.name}", verbose)
+        model.pretrained_left_out = load_fitting(model, read_state_dict(path), f"ImageNet {path.name}", verbose)
     elif isinstance(weights, (str, os.PathLike)):
-        model.pretrained_left_out = load_fitting(model, _read_state_dict(weights), str(weights), verbose)
+        model.pretrained_left_out = load_fitting(model, read_state_dict(weights), str(weights), verbose)
     else:
         raise ValueError(f"weights must be None, 'imagenet' or a path to a file, not {weights!r}.")
     return model
@@ -244,10 +212,8 @@ def width_table(n_classes: int = 525, widths=tuple(REFERENCE_CONV5_PARAMS), size
 # %% ../nbs/03_models.ipynb #30de6af1
 def _narrowed(model: ShuffleNetV2) -> dict[str, int]:
     "Width of each channel group (conv5 aside) that is narrower than in an unpruned student."
-    full = {
-        "conv1": STUDENT_STAGES[0],
-        **{name: block.branch2[5].out_channels for name, block in shuffle_blocks(model).items()},
-    }
+    full = {"conv1": STUDENT_STAGES[0],
+            **{name: block.branch2[5].out_channels for name, block in shuffle_blocks(model).items()}}
     return {group: width for group, width in channel_groups(model).items() if group in full and width != full[group]}
 
 
@@ -260,69 +226,19 @@ def architecture(model: nn.Module) -> dict:
         return {"kind": "teacher", "n_classes": model.fc.out_features}
     if isinstance(model, ShuffleNetV2):
         channels = _narrowed(model)
-        return {
-            "kind": "student",
-            "n_classes": model.fc.out_features,
-            "conv5": model.conv5[0].out_channels,
-            **({"channels": channels} if channels else {}),
-        }
+        return {"kind": "student", "n_classes": model.fc.out_features, "conv5": model.conv5[0].out_channels,
+                **({"channels": channels} if channels else {})}
     raise TypeError(
         f"{type(model).__name__} is neither an lwm_nb teacher (RegNet) nor student (ShuffleNetV2), nor built by "
         "teacher() "
         f"or student() with arch=."
     )
 
-# %% ../nbs/03_models.ipynb #64a5ceed
-def _pack(state: dict[str, torch.Tensor], masks: dict[str, torch.Tensor]) -> dict:
-    """One flat buffer per dtype plus an index; a pruned tensor contributes only the entries its mask keeps, and its
-    mask one bit an entry."""
-    index, buffers, bits = [], {}, []
-    for key, value in state.items():
-        base = key[:-len("_orig")] if key.endswith("_orig") else key[:-len("_mask")] if key.endswith("_mask") else key
-        is_pruned = base in masks and key != base
-        if is_pruned and key.endswith("_mask"): continue
-        flat = value.detach().cpu().reshape(-1)
-        if is_pruned:
-            keep = masks[base].detach().cpu().bool().reshape(-1)
-            bits.append(keep)
-            flat = flat[keep]
-        dtype = str(value.dtype).removeprefix("torch.")
-        buffers.setdefault(dtype, []).append(flat)
-        index.append([base, list(value.shape), dtype, is_pruned])
-    packed_bits = np.packbits(torch.cat(bits).numpy()) if bits else np.zeros(0, np.uint8)
-    return {"index": index, "buffers": {dt: torch.cat(parts) for dt, parts in buffers.items()},
-            "mask_bits": torch.from_numpy(packed_bits)}
-
-def _unpack(packed: dict) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
-    "(dense state dict with zeros where pruned, masks by parameter name) from `_pack`'s output."
-    n_bits = sum(int(np.prod(shape)) for _, shape, _, pruned in packed["index"] if pruned)
-    keep_all = torch.from_numpy(np.unpackbits(packed["mask_bits"].numpy(), count=n_bits).astype(bool))
-    offsets, bit, state, masks = dict.fromkeys(packed["buffers"], 0), 0, {}, {}
-    for name, shape, dtype, pruned in packed["index"]:
-        n = int(np.prod(shape))
-        buffer = packed["buffers"][dtype]
-        if pruned:
-            keep = keep_all[bit:bit + n]; bit += n
-            value = torch.zeros(n, dtype=buffer.dtype)
-            value[keep] = buffer[offsets[dtype]:offsets[dtype] + int(keep.sum())]
-            offsets[dtype] += int(keep.sum())
-            masks[name] = keep.view(shape).to(buffer.dtype)
-        else:
-            value = buffer[offsets[dtype]:offsets[dtype] + n].clone(); offsets[dtype] += n
-        state[name] = value.view(shape)
-    if any(offsets[dt] != len(b) for dt, b in packed["buffers"].items()) or bit != n_bits:
-        raise ValueError("the index and the buffers of the model file disagree")
-    return state, masks
-
 # %% ../nbs/03_models.ipynb #d46b622c
 def save_model(model: nn.Module, path, **meta) -> Path:
     "Write `model` (architecture, weights, pruning masks compactly) and `meta` (e.g. `classes=`) to `path`, atomically."
     return atomic_save({"format": MODEL_FORMAT, **architecture(model), "meta": meta,
-                        **_pack(model.state_dict(), pruning_masks(model))}, path)
-
-def _dense_state_dict(obj) -> dict[str, torch.Tensor]:
-    "The plain state dict of a model file (pruned weights as dense tensors with zeros)."
-    return _unpack(obj)[0]
+                        **pack_state(model.state_dict(), pruning_masks(model))}, path)
 
 # %% ../nbs/03_models.ipynb #9010f97d
 def load_model(path, with_meta: bool = False):
@@ -331,7 +247,7 @@ def load_model(path, with_meta: bool = False):
     from torch.nn.utils import prune
     path = Path(path).expanduser()
     if not path.is_file(): raise FileNotFoundError(f"No model file at {path}.")
-    obj = _safe_load(path)
+    obj = load_tensors(path)
     if not (isinstance(obj, dict) and obj.get("format") == MODEL_FORMAT):
         raise ValueError(f"{path} is not an lwm_nb model file (written by save_model). For a plain state dict, "
                          f"use teacher(n, weights=path, arch=...) or student(n, weights=path, arch=...).")
@@ -348,7 +264,7 @@ def load_model(path, with_meta: bool = False):
     else:
         raise ValueError(f"{path} holds a model of unknown kind {kind!r}.")
     try:
-        state, masks = _unpack(obj)
+        state, masks = unpack_state(obj)
     except (KeyError, TypeError, ValueError, RuntimeError) as e:
         raise ValueError(f"{path} is a damaged lwm_nb model file: {e}") from None
     modules = dict(model.named_modules())
@@ -397,7 +313,7 @@ def read_teacher(
     path = Path(path).expanduser()
     if not path.is_file():
         raise ValueError(f"no teacher file at {path}.")
-    obj = _safe_load(path)
+    obj = load_tensors(path)
     if isinstance(obj, dict) and obj.get("format") == MODEL_FORMAT:
         model, meta = load_model(path, with_meta=True)
         theirs = list(meta.get("classes") or [])
@@ -407,14 +323,11 @@ def read_teacher(
         if n != len(classes):
             raise ValueError(f"the teacher in {path} has {n} outputs; the data has {len(classes)} classes.")
         return model.eval()
-    state = _read_state_dict(path)
+    state = read_state_dict(path)
     model = teacher(len(classes), arch=arch, verbose=False)
     own = model.state_dict()
-    wrong = [
-        f"{k} is {list(state[k].shape)}, not {list(v.shape)}"
-        for k, v in own.items()
-        if k in state and state[k].shape != v.shape
-    ]
+    wrong = [f"{k} is {list(state[k].shape)}, not {list(v.shape)}" for k,
+             v in own.items() if k in state and state[k].shape != v.shape]
     missing, extra = [k for k in own if k not in state], [k for k in state if k not in own]
     if wrong or missing or extra:
         raise ValueError(

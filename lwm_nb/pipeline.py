@@ -13,7 +13,8 @@ from .methods import METHODS, sweep_result
 from .models import load_model, mult_adds, student
 from .prune import plot_sparsity, sparsity_table
 from .pruning_report import COMPARED, pruning_comparison
-from .report import effects, still_learning, summarize, write_report
+from .report import effects, still_learning, summarize
+from .report_page import write_report
 from .run_store import Run, measured, student_loaders, student_steps, trained_on, transfer_set
 from .scheduler import available_cores, clock, parallel_steps, run_jobs, step_threads, threads
 from .shipping import deploy_speed, deployed, speed

@@ -95,25 +95,15 @@ def plot_sparsity(model: nn.Module, title: str = "", path=None):
     for kind, color in colors.items():
         at = [i for i, k in enumerate(kinds) if k == kind]
         ax.bar(at, layers.sparsity.iloc[at], color=color, label=kind)
-    ax.axhline(
-        table.loc["total", "sparsity"],
-        color="black",
-        ls="--",
-        lw=1,
-        label=f"overall {table.loc['total', 'sparsity']:.0%}",
-    )
+    ax.axhline(table.loc["total", "sparsity"], color="black", ls="--", lw=1,
+               label=f"overall {table.loc['total', 'sparsity']:.0%}")
     stages = [name.split(".")[0] for name in layers.index]
     starts = [i for i in range(len(stages)) if i == 0 or stages[i] != stages[i - 1]]
     for s in starts[1:]:
         ax.axvline(s - 0.5, color="gray", lw=0.5)
     ends = starts[1:] + [len(stages)]
-    ax.set_xticks(
-        [(s + e - 1) / 2 for s, e in zip(starts, ends)],
-        [stages[s] for s in starts],
-        fontsize=8,
-        rotation=30,
-        ha="right",
-    )
+    ax.set_xticks([(s + e - 1) / 2 for s, e in zip(starts, ends)], [stages[s] for s in starts], fontsize=8, rotation=30,
+                  ha="right")
     ax.set_xlabel(f"layer, input to output ({len(layers)} layers; a stage's blocks between the grey lines)")
     ax.set_ylabel("share of weights pruned")
     ax.set_ylim(0, 1)
@@ -186,11 +176,8 @@ def prune_and_retrain(model: nn.Module, # with method 'weights', pruned in place
 def _closing_norms(model: ShuffleNetV2) -> dict[str, nn.BatchNorm2d]:
     "The BatchNorm each channel group passes last before another layer reads it."
     blocks = [group for group in channel_groups(model) if group.startswith("stage")]
-    return {
-        "conv1": model.conv1[1],
-        **{block: model.get_submodule(block).branch2[4] for block in blocks},
-        "conv5": model.conv5[1],
-    }
+    return {"conv1": model.conv1[1], **{block: model.get_submodule(block).branch2[4] for block in blocks},
+            "conv5": model.conv5[1]}
 
 
 def channel_importance(model: ShuffleNetV2) -> dict[str, torch.Tensor]:

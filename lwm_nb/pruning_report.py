@@ -69,13 +69,8 @@ def pruning_comparison(methods: dict, # the report's methods (`summarize`)
             ms, base = row[f"{runtime}_ms"], dense[f"{runtime}_ms"]
             row[f"{runtime}_speedup"] = base / ms if ms and base else None
     within = [m.key for m in pruned("channels") if rows.get(m.key, {}).get("verdict") == "holds"]
-    return {
-        "size": size,
-        "threads": (deploy_speed or {}).get("threads"),
-        "cpu": (deploy_speed or {}).get("cpu"),
-        "rows": rows,
-        "largest_within_1_point": within[-1] if within else None,
-    }
+    return {"size": size, "threads": (deploy_speed or {}).get("threads"), "cpu": (deploy_speed or {}).get("cpu"),
+            "rows": rows, "largest_within_1_point": within[-1] if within else None}
 
 # %% ../nbs/14a_pruning_report.ipynb #a66e517a
 def plot_pruning_tradeoff(
@@ -97,13 +92,8 @@ def plot_pruning_tradeoff(
                 else "tab:orange"
             )
             ax.errorbar(row[f"{runtime}_ms"], row["f1"], yerr=row["f1_std"], fmt="o", color=kind, capsize=3)
-            ax.annotate(
-                METHODS[key].short,
-                (row[f"{runtime}_ms"], row["f1"]),
-                fontsize=8,
-                textcoords="offset points",
-                xytext=(5, 4),
-            )
+            ax.annotate(METHODS[key].short, (row[f"{runtime}_ms"], row["f1"]), fontsize=8, textcoords="offset points",
+                        xytext=(5, 4))
         dense = comparison["rows"]["kd_decreasing_t"]["f1"]
         ax.axhspan(dense - 0.01, dense, color="tab:green", alpha=0.12, lw=0)
         ax.set_xlabel(f"latency at batch 1 (ms), {comparison['size']} px, {comparison.get('threads')} thread(s)")

@@ -49,16 +49,11 @@ def _width(run: Run, conv5: int):
     p = run.profile
     student_step(run, sweep_result(conv5), 0, linear(p.start_temperature, p.end_temperature), conv5=conv5)
 
-JOB_KINDS = {
-    "teacher": lambda run, _: teacher_step(run),
-    "student": lambda run, seed: student_step(run, METHODS["student"].result(seed), seed),
-    "distil": _distil,
-    "prune": lambda run, seed: pruning_steps(run, seed, "weights"),
-    "channels": lambda run, seed: pruning_steps(run, seed, "channels"),
-    "control": control_step,
-    "deploy": deploy_step,
-    "width": _width,
-}
+JOB_KINDS = {"teacher": lambda run, _: teacher_step(run), "student": lambda run,
+             seed: student_step(run, METHODS["student"].result(seed), seed), "distil": _distil, "prune": lambda run,
+             seed: pruning_steps(run, seed, "weights"), "channels": lambda run,
+             seed: pruning_steps(run, seed, "channels"), "control": control_step, "deploy": deploy_step,
+             "width": _width}
 
 
 def run_job(run: Run, kind: str, arg: int | None = None):

@@ -42,14 +42,8 @@ def deploy_step(run: Run, seed: int) -> dict:
         todo = {k: n for k, n in names.items() if SHIPPED[k].source == source and not run.results.finished(n)}
         if not todo: continue
         model = load_model(run.results.model_file(source, seed))
-        fp32 = export_onnx(
-            model,
-            folder / f"{source}.onnx",
-            run.profile.size,
-            run.splits.classes,
-            run.splits.scientific_names,
-            images=check,
-        )
+        fp32 = export_onnx(model, folder / f"{source}.onnx", run.profile.size, run.splits.classes,
+                           run.splits.scientific_names, images=check)
         files = {"fp32": fp32, "int8": quantize_int8(fp32, calibration, folder / f"{source}_int8.onnx")}
         for key, name in todo.items():
             file = files[SHIPPED[key].format]
@@ -110,17 +104,11 @@ def deploy_speed(run: Run) -> dict:
     log.info(f"speed of every model at {p.speed_size} px (batch 1 and {p.speed_batch}) on {describe_cpu()}")
     with tempfile.TemporaryDirectory() as tmp:
         models = {timing: _timed_model(run, *timing, Path(tmp)) for timing in TIMINGS if timing[0] not in run.skipped}
-        table = deployment_speed(
-            {timing_name(*t): m for t, m in models.items()},
-            size=p.speed_size,
-            batch=p.speed_batch,
-            repeats=p.speed_repeats,
-        )
+        table = deployment_speed({timing_name(*t): m for t, m in models.items()}, size=p.speed_size,
+                                 batch=p.speed_batch, repeats=p.speed_repeats)
         scheme = read_metadata(models["kd_decreasing_t", "ONNX Runtime INT8"].path)["int8_scheme"]
-    rows = [
-        {**row, "method": key, "runtime": runtime}
-        for row, (key, runtime) in zip(table.reset_index().to_dict("records"), models)
-    ]
+    rows = [{**row, "method": key, "runtime": runtime} for row,
+            (key, runtime) in zip(table.reset_index().to_dict("records"), models)]
     return run.results.store("deploy_speed", {"rows": rows, **table.attrs, "int8_scheme": scheme})
 
 # %% ../nbs/machinery/18_shipping.ipynb #8a21730c

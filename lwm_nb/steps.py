@@ -48,15 +48,8 @@ def teacher_step(run: Run) -> dict:
     )
     torch.manual_seed(0)
     folder = run.results.model_file("teacher").parent
-    result = fit_step(
-        run,
-        teacher(run.n_classes, weights=p.weights, verbose=False, arch=p.teacher_arch),
-        run.full,
-        epochs,
-        folder,
-        0,
-        lr_schedule=lr_schedule(p.teacher_lr_schedule),
-    )
+    result = fit_step(run, teacher(run.n_classes, weights=p.weights, verbose=False, arch=p.teacher_arch), run.full,
+                      epochs, folder, 0, lr_schedule=lr_schedule(p.teacher_lr_schedule))
     return record(run, "teacher", result, folder)
 
 # %% ../nbs/machinery/17_steps.ipynb #7c7b6725
@@ -138,28 +131,17 @@ def student_step(run: Run, name: str, # the step's result name ('kd/seed0', 'con
     torch.manual_seed(seed)
     model = student(run.n_classes, conv5=conv5, weights=p.weights, verbose=False, arch=p.student_arch)
     kd = dict(teacher=kd_teacher(run, seed), alpha=p.alpha, temperature=temperature) if temperature is not None else {}
-    result = fit_step(
-        run,
-        model,
-        loaders,
-        epochs,
-        run.out / name,
-        seed,
-        lr_schedule=lr_schedule(p.student_lr_schedule, p.student_lr),
-        **kd,
-    )
+    result = fit_step(run, model, loaders, epochs, run.out / name, seed,
+                      lr_schedule=lr_schedule(p.student_lr_schedule, p.student_lr), **kd)
     keep_teacher_answers(run, seed)
     return record(run, name, result, run.out / name, {"conv5": conv5} if conv5 else {})
 
 # %% ../nbs/machinery/17_steps.ipynb #27e83cb4
 def _retrain_kwargs(run: Run, seed: int) -> dict:
     p = run.profile
-    return dict(
-        teacher=kd_teacher(run, seed),
-        alpha=p.alpha,
-        temperature=linear(p.start_temperature, p.end_temperature),
-        lr_schedule=lr_schedule(p.student_lr_schedule, p.retrain_lr),
-    )
+    return dict(teacher=kd_teacher(run, seed), alpha=p.alpha,
+                temperature=linear(p.start_temperature, p.end_temperature),
+                lr_schedule=lr_schedule(p.student_lr_schedule, p.retrain_lr))
 
 
 def pruning_steps(run: Run, seed: int, what: str = "weights") -> dict:
@@ -175,18 +157,9 @@ def pruning_steps(run: Run, seed: int, what: str = "weights") -> dict:
         "epochs of KD retraining after each"
     )
     model = load_model(run.results.model_file(methods[0].source, seed))
-    results = prune_and_retrain(
-        model,
-        student_loaders(run, seed),
-        tuple(names),
-        run.profile.retrain_epochs,
-        out=folders,
-        method=what,
-        seed=seed,
-        device=run.device,
-        progress=run.progress,
-        **_retrain_kwargs(run, seed),
-    )
+    results = prune_and_retrain(model, student_loaders(run, seed), tuple(names), run.profile.retrain_epochs,
+                                out=folders, method=what, seed=seed, device=run.device, progress=run.progress,
+                                **_retrain_kwargs(run, seed))
     keep_teacher_answers(run, seed)
     return {a: run.results.read(names[a]) or record(run, names[a], r, folders[a]) for a, r in results.items()}
 
@@ -234,10 +207,5 @@ def teacher_check(run: Run) -> dict:
             f"the teacher ({t['valid_f1']:.3f} validation macro-F1) is no better than the student alone "
             f"({np.mean(alone):.3f} on average): it has nothing to teach, and KD will not help. {advice}"
         )
-    return {
-        "chance_f1": chance,
-        "teacher_valid_f1": t and t["valid_f1"],
-        "student_alone_valid_f1": alone,
-        "ok": not problems,
-        "problems": problems,
-    }
+    return {"chance_f1": chance, "teacher_valid_f1": t and t["valid_f1"], "student_alone_valid_f1": alone,
+            "ok": not problems, "problems": problems}

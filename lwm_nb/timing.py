@@ -37,9 +37,8 @@ def _cpu_flags() -> tuple[str, set[str]]:
     except OSError:
         pass
     try:
-        read = lambda key: subprocess.run(
-            ["sysctl", "-n", key], capture_output=True, text=True, timeout=5
-        ).stdout.strip()
+        read = lambda key: subprocess.run(["sysctl", "-n", key], capture_output=True, text=True,
+                                          timeout=5).stdout.strip()
         flags = (
             " ".join(read(k) for k in ("machdep.cpu.features", "machdep.cpu.leaf7_features")).lower().replace(".", "_")
         )
@@ -57,13 +56,9 @@ def cpu_info(
     only; None elsewhere or when unknown), and the thread count."""
     name, flags = _cpu_flags()
     x86 = platform.machine().lower() in ("x86_64", "amd64", "i386", "i686")
-    return {
-        "cpu": name or platform.machine(),
-        "arch": platform.machine(),
-        "torch_isa": torch.backends.cpu.get_cpu_capability(),
-        "vnni": bool(flags & VNNI_FLAGS) if x86 and flags else None,
-        "threads": threads or torch.get_num_threads(),
-    }
+    return {"cpu": name or platform.machine(), "arch": platform.machine(),
+            "torch_isa": torch.backends.cpu.get_cpu_capability(),
+            "vnni": bool(flags & VNNI_FLAGS) if x86 and flags else None, "threads": threads or torch.get_num_threads()}
 
 # %% ../nbs/machinery/06a_timing.ipynb #57081d85
 def describe_cpu(info: dict | None = None) -> str:
@@ -164,13 +159,8 @@ def speed_and_size(models: dict[str, nn.Module], # name -> model; ratios are aga
     table["file_ratio"] = table.file_MB / table.file_MB.iloc[0]
     for dev in devices:
         table[f"{dev}_speedup"] = table[f"{dev}_img_per_s"] / table[f"{dev}_img_per_s"].iloc[0]
-    table.attrs.update(
-        size=size,
-        batch=batch,
-        devices=devices,
-        repeats=repeats,
-        cpu=timings.attrs.get("cpu") if timings is not None else cpu_info(),
-    )
+    table.attrs.update(size=size, batch=batch, devices=devices, repeats=repeats,
+                       cpu=timings.attrs.get("cpu") if timings is not None else cpu_info())
     return table
 
 # %% ../nbs/machinery/06a_timing.ipynb #e0ffba10

@@ -20,15 +20,8 @@ from torch.utils.data import DataLoader
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from lwm_nb.distributed import (
-    broadcast_buffers,
-    to_plain_batchnorm,
-    validator,
-    barrier,
-    distributed,
-    resolve_device,
-    shard_loader,
-)
+from .distributed import (broadcast_buffers, to_plain_batchnorm, validator, barrier, distributed, resolve_device,
+                                shard_loader)
 from .checkpoints import CheckpointPolicy, restore_checkpoint, save_checkpoint
 from .files import save_figure
 from .distill import kd_loss
@@ -212,9 +205,8 @@ def train_epoch(
             x = torch.cat([x, next(unlabelled)[0]])
         x = x.to(optimization.device, non_blocking=True, memory_format=torch.channels_last)
         y = y.to(optimization.device, non_blocking=True)
-        loss, T = _loss(
-            optimization.model, x, y, kd, (epoch * steps + i) / max(epochs * steps - 1, 1), optimization.amp
-        )
+        loss, T = _loss(optimization.model, x, y, kd, (epoch * steps + i) / max(epochs * steps - 1, 1),
+                        optimization.amp)
         losses.append(loss.detach())
         sizes.append(len(y))
         step_of.append(i)
@@ -273,15 +265,8 @@ def _optimization(
     )
     # one kernel for all parameters: the per-tensor loop was 15 % of a small student's step
     optimizer = torch.optim.Adam(model.parameters(), lr=lr_schedule.lr, fused=True)
-    return Optimization(
-        trained,
-        optimizer,
-        lr_schedule.build(optimizer, steps, epochs),
-        lr_schedule,
-        torch.amp.GradScaler(device.type, enabled=amp),
-        device,
-        amp,
-    )
+    return Optimization(trained, optimizer, lr_schedule.build(optimizer, steps, epochs), lr_schedule,
+                        torch.amp.GradScaler(device.type, enabled=amp), device, amp)
 
 # %% ../nbs/10_train.ipynb #879ead56
 def _validate_epoch(model: nn.Module, validate, train_loader, recalibrate: bool, device: torch.device) -> dict:
@@ -319,12 +304,9 @@ def _distillation(teacher, alpha: float, temperature, transfer, device: torch.de
     if teacher is None:
         return None
     rank, world = distributed()
-    return Distillation(
-        teacher.to(device, memory_format=torch.channels_last).eval(),
-        alpha,
-        constant(temperature) if isinstance(temperature, (int, float)) else temperature,
-        shard_loader(transfer, rank, world) if transfer is not None else None,
-    )
+    return Distillation(teacher.to(device, memory_format=torch.channels_last).eval(), alpha,
+                        constant(temperature) if isinstance(temperature, (int, float)) else temperature,
+                        shard_loader(transfer, rank, world) if transfer is not None else None)
 
 # %% ../nbs/10_train.ipynb #2d69b544
 def _fit_config(
@@ -361,14 +343,9 @@ def _resume(out: Path | None, config: dict, optimization: Optimization, seed: in
     if out is None or not (out / "checkpoint.pt").exists():
         torch.manual_seed(seed)
         return History(), best, 0
-    ckpt = restore_checkpoint(
-        out / "checkpoint.pt",
-        config,
-        optimization.model.module if distributed()[1] > 1 else optimization.model,
-        optimization.optimizer,
-        optimization.scheduler,
-        optimization.scaler,
-    )
+    ckpt = restore_checkpoint(out / "checkpoint.pt", config,
+                              optimization.model.module if distributed()[1] > 1 else optimization.model,
+                              optimization.optimizer, optimization.scheduler, optimization.scaler)
     return History(ckpt["history"]), {k: ckpt[k] for k in best}, ckpt["epoch"]
 
 # %% ../nbs/10_train.ipynb #c6b18106
@@ -459,14 +436,8 @@ def _finish(
     # channels-last: new storage for its tensors would make a TeacherCache drop the logits the next KD run can reuse
     model.to(memory_format=torch.contiguous_format)
     if out is not None and distributed()[0] == 0 and (trained or not (out / "model.pt").exists()):
-        save_model(
-            model,
-            out / "model.pt",
-            classes=list(getattr(loaders, "classes", []) or []),
-            input_size=_input_size(loaders.valid),
-            history=list(history),
-            best_epoch=best["best_epoch"],
-            best_f1=best["best_f1"],
-        )
+        save_model(model, out / "model.pt", classes=list(getattr(loaders, "classes", []) or []),
+                   input_size=_input_size(loaders.valid), history=list(history), best_epoch=best["best_epoch"],
+                   best_f1=best["best_f1"])
     barrier()  # the other processes return once the files are written
     return FitResult(model, history, best["best_epoch"], best["best_f1"], out, written)

@@ -4,7 +4,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from lwm_nb.profiles import PROFILES
-from lwm_nb.report import render_markdown, still_learning
+from lwm_nb.report_page import render_markdown
+from lwm_nb.report import still_learning
 
 RUN = Path(__file__).resolve().parents[1] / "runs" / "quick"
 

@@ -33,12 +33,12 @@ def test_the_front_page_is_short_and_the_learning_path_is_on_its_first_screen():
 
 
 def test_the_docs_tables_are_those_of_the_committed_run():
-    from lwm_nb.report import readme_table
+    from lwm_nb.report_page import readme_table
     report = json.loads((ROOT / "runs" / "quick" / "report.json").read_text())
     docs = "\n".join(page.read_text() for page in (ROOT / "docs").glob("*.md"))
     missing = [table.splitlines()[0] for table in readme_table(report).split("\n\n") if table not in docs]
     assert missing == [], \
-        f"the tables {missing} of docs/ differ from runs/quick/report.json: paste lwm_nb.report.readme_table(report) there"
+        f"the tables {missing} of docs/ differ from runs/quick/report.json: paste lwm_nb.report_page.readme_table(report) there"
 
 
 def test_the_front_pages_number_from_another_kernel_path_is_told_in_full_in_the_docs():
