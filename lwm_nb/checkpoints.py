@@ -5,7 +5,7 @@
 # %% ../nbs/machinery/10a_checkpoints.ipynb #c58d6fa0
 from __future__ import annotations
 
-import time
+import math, time
 from pathlib import Path
 from typing import Callable
 
@@ -15,7 +15,7 @@ from .distributed import distributed
 from .files import atomic_save
 
 # %% auto #0
-__all__ = ['save_checkpoint', 'restore_checkpoint', 'CheckpointPolicy']
+__all__ = ['save_checkpoint', 'restore_checkpoint', 'checkpoint_config', 'resume', 'CheckpointPolicy']
 
 # %% ../nbs/machinery/10a_checkpoints.ipynb #d82d83d3
 def _rng_state() -> dict:
@@ -74,6 +74,30 @@ def restore_checkpoint(path: Path, config: dict, model, optimizer, scheduler, sc
     scaler.load_state_dict(ckpt["scaler"])
     _set_rng_state(ckpt["rng"])
     return ckpt
+
+# %% ../nbs/machinery/10a_checkpoints.ipynb #d5fc66a1
+def checkpoint_config(model, epochs: int, kd, alpha: float, lr_schedule, seed: int, steps: int,
+                      recalibrate_bn_below: int, sync_batchnorm: bool) -> dict:
+    "What a checkpoint of `fit` must match to be resumed: its settings, model size, transfer set and processes."
+    world = distributed()[1]
+    transfer = kd.transfer if kd is not None else None
+    return {"epochs": epochs, "kd": kd is not None, "alpha": alpha if kd else 0.0,
+            "temperature": repr(kd.temperature) if kd else None, "lr_schedule": repr(lr_schedule), "seed": seed,
+            "steps_per_epoch": steps, "recalibrate_bn_below": recalibrate_bn_below,
+            "n_params": sum(p.numel() for p in model.parameters()),
+            **({"transfer": [len(transfer.dataset), transfer.batch_size]} if transfer is not None else {}),
+            **({"processes": world, "sync_batchnorm": sync_batchnorm} if world > 1 else {})}
+
+def resume(out: Path | None, config: dict, optimization, seed: int) -> tuple[list[dict], dict, int]:
+    "`(epochs' records, best so far, first epoch)` from the checkpoint in `out`, else a seeded start."
+    best = {"best_state": None, "best_f1": -math.inf, "best_epoch": 0}
+    if out is None or not (out / "checkpoint.pt").exists():
+        torch.manual_seed(seed)
+        return [], best, 0
+    model = optimization.model.module if distributed()[1] > 1 else optimization.model
+    ckpt = restore_checkpoint(out / "checkpoint.pt", config, model, optimization.optimizer, optimization.scheduler,
+                              optimization.scaler)
+    return ckpt["history"], {k: ckpt[k] for k in best}, ckpt["epoch"]
 
 # %% ../nbs/machinery/10a_checkpoints.ipynb #d40ce065
 class CheckpointPolicy:

@@ -5,7 +5,7 @@
 # %% ../nbs/10_train.ipynb #1e5f66ad
 from __future__ import annotations
 
-import itertools, math, os, time
+import itertools, os, time
 from dataclasses import dataclass, field
 from typing import Callable
 from pathlib import Path
@@ -22,7 +22,7 @@ from tqdm.auto import tqdm
 
 from .distributed import (broadcast_buffers, to_plain_batchnorm, validator, barrier, distributed, resolve_device,
                                 shard_loader)
-from .checkpoints import CheckpointPolicy, restore_checkpoint, save_checkpoint
+from .checkpoints import CheckpointPolicy, checkpoint_config, resume, save_checkpoint
 from .files import save_figure
 from .distill import kd_loss
 from .lr_schedules import cyclic
@@ -308,46 +308,6 @@ def _distillation(teacher, alpha: float, temperature, transfer, device: torch.de
                         constant(temperature) if isinstance(temperature, (int, float)) else temperature,
                         shard_loader(transfer, rank, world) if transfer is not None else None)
 
-# %% ../nbs/10_train.ipynb #2d69b544
-def _fit_config(
-    model: nn.Module,
-    epochs: int,
-    kd: Distillation | None,
-    alpha: float,
-    lr_schedule,
-    seed: int,
-    steps: int,
-    recalibrate_bn_below: int,
-    sync_batchnorm: bool,
-) -> dict:
-    "What a checkpoint must match to be resumed: a checkpoint of other settings is refused."
-    world = distributed()[1]
-    return {
-        "epochs": epochs,
-        "kd": kd is not None,
-        "alpha": alpha if kd else 0.0,
-        "temperature": repr(kd.temperature) if kd else None,
-        "lr_schedule": repr(lr_schedule),
-        "seed": seed,
-        "steps_per_epoch": steps,
-        "recalibrate_bn_below": recalibrate_bn_below,
-        "n_params": sum(p.numel() for p in model.parameters()),
-        **({"transfer": [len(kd.transfer.dataset), kd.transfer.batch_size]} if kd and kd.transfer is not None else {}),
-        **({"processes": world, "sync_batchnorm": sync_batchnorm} if world > 1 else {}),
-    }
-
-# %% ../nbs/10_train.ipynb #5001c56a
-def _resume(out: Path | None, config: dict, optimization: Optimization, seed: int) -> tuple[History, dict, int]:
-    "`(history, best so far, first epoch)`: from the checkpoint in `out` where there is one, else a new run seeded."
-    best = {"best_state": None, "best_f1": -math.inf, "best_epoch": 0}
-    if out is None or not (out / "checkpoint.pt").exists():
-        torch.manual_seed(seed)
-        return History(), best, 0
-    ckpt = restore_checkpoint(out / "checkpoint.pt", config,
-                              optimization.model.module if distributed()[1] > 1 else optimization.model,
-                              optimization.optimizer, optimization.scheduler, optimization.scaler)
-    return History(ckpt["history"]), {k: ckpt[k] for k in best}, ckpt["epoch"]
-
 # %% ../nbs/10_train.ipynb #c6b18106
 def fit(
     model: nn.Module,  # trained in place; it ends with the weights of its best epoch
@@ -387,12 +347,13 @@ def fit(
     if len(train_loader) == 0:
         raise ValueError("The training loader yields no batch: the training split is empty or smaller than one batch.")
     kd = _distillation(teacher, alpha, temperature, getattr(loaders, "transfer", None), device)
-    config = _fit_config(model, epochs, kd, alpha, lr_schedule, seed, len(train_loader), recalibrate_bn_below,
-                         sync_batchnorm)
+    config = checkpoint_config(model, epochs, kd, alpha, lr_schedule, seed, len(train_loader), recalibrate_bn_below,
+                               sync_batchnorm)
     optimization = _optimization(model, lr_schedule, len(train_loader), epochs, device, amp, sync_batchnorm)
     model = optimization.model.module if world > 1 else optimization.model  # SyncBatchNorm makes a new module
     out = Path(out).expanduser() if out is not None else None
-    history, best, start = _resume(out, config, optimization, seed)
+    history, best, start = resume(out, config, optimization, seed)
+    history = History(history)
     checkpoints = CheckpointPolicy(out / "checkpoint.pt" if out else None, epochs, checkpoint_overhead, start)
     validate = validator(loaders.valid, rank, world)
     epoch_bar = tqdm(range(start, epochs), desc="epochs", initial=start, total=epochs, disable=not progress)
