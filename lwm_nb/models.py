@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy, difflib, os
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn

@@ -15,10 +15,10 @@ from .prune import plot_sparsity, sparsity_table
 from .pruning_report import COMPARED, pruning_comparison
 from .report import effects, still_learning, summarize
 from .report_page import write_report
-from .run_store import Run, measured, student_loaders, student_steps, trained_on, transfer_set
+from .run_store import Run, student_loaders, student_steps, trained_on, transfer_set
 from .scheduler import available_cores, clock, parallel_steps, run_jobs, step_threads, threads
 from .shipping import deploy_speed, deployed, speed
-from .steps import caches_teacher, teacher_cache_bytes, teacher_check
+from .steps import caches_teacher, measured, teacher_cache_bytes, teacher_check
 
 log = logging.getLogger("lwm_nb")
 

@@ -8,24 +8,19 @@ from __future__ import annotations
 import hashlib, json
 from dataclasses import MISSING, asdict, fields, replace
 from pathlib import Path
-from typing import TypedDict
 
 from .digits import default_digits_dir, make_digits
 from .data import (UNLABELLED, load_splits, make_loaders, per_class_rest, per_class_subset,
                          unlabelled_folder, unlabelled_split)
 from .image_folders import decode_once
 from .distributed import distributed, init_distributed
-from .evaluate import evaluate
 from .files import write_json
 from .methods import METHODS, pruned
-from .models import STUDENT_ARCH, arch_name, check_arch, count_params, load_model, mult_adds, read_teacher
+from .models import STUDENT_ARCH, arch_name, check_arch, read_teacher
 from .profiles import Profile, epochs_for, load_profile, lr_schedule
-from .timing import model_file_bytes
-from .train import fit
 
 # %% auto #0
-__all__ = ['skipped_steps', 'ResultStore', 'Run', 'transfer_set', 'student_loaders', 'student_steps', 'trained_on', 'StepRecord',
-           'model_facts', 'measured', 'fit_step', 'record']
+__all__ = ['skipped_steps', 'ResultStore', 'Run', 'transfer_set', 'student_loaders', 'student_steps', 'trained_on']
 
 # %% ../nbs/machinery/16_run_store.ipynb #1d939b5e
 def _with_defaults(settings: dict) -> dict:
@@ -168,6 +163,8 @@ class Run:
         self.full = make_loaders(self.splits, self.profile.batch_size, self.profile.workers, seed=0)
         self.results = ResultStore(self.out, self.profile.seeds, writes=self.rank == 0)
         self.loaded = {}  # models this process loaded once (the teacher, behind its cache)
+        # an epoch of every student: the batches of its labelled share (the same for every seed), counted once
+        self.epoch_steps = len(student_loaders(self, 0, transfer=False).train)
 
     def arguments(self) -> dict:
         "What builds this `Run` again in another process (a worker of `19_scheduler`)."
@@ -197,8 +194,9 @@ def student_loaders(run: Run, seed: int, transfer: bool = True):
 
 def student_steps(run: Run, retrain: bool = False) -> int:
     "Optimizer steps of every student run (the same with or without a transfer set), or of one retraining stage."
-    p, per_epoch = run.profile, len(student_loaders(run, 0, transfer=False).train)
-    return per_epoch * (p.retrain_epochs if retrain else epochs_for(p.student_epochs, p.min_steps, per_epoch))
+    p = run.profile
+    epochs = p.retrain_epochs if retrain else epochs_for(p.student_epochs, p.min_steps, run.epoch_steps)
+    return run.epoch_steps * epochs
 
 def trained_on(run: Run) -> dict[str, str]:
     "What each method trained on, in words: '200 labelled + 1,057 unlabelled images'."
@@ -209,46 +207,3 @@ def trained_on(run: Run) -> dict[str, str]:
              "transfer": alone if transfer is None else f"{labelled:,} labelled + {len(transfer):,} unlabelled images"}
     given = {"teacher": f"trained elsewhere ({run.teacher_file.name})"} if run.teacher_file is not None else {}
     return {key: words[m.trains_on] for key, m in METHODS.items() if key not in run.skipped} | given
-
-# %% ../nbs/machinery/16_run_store.ipynb #fb4e8b05
-class StepRecord(TypedDict, total=False):
-    "What a finished step stores in results/<step>.json, and a resumed run and the report read back."
-    f1: float              # test macro-F1
-    accuracy: float        # test accuracy
-    params: int            # non-zero parameters
-    valid_f1: float        # validation macro-F1 of the epoch kept
-    best_epoch: int        # the epoch kept
-    history: list[dict]    # `fit`'s record of every epoch, without its seconds
-    mult_adds_M: float     # multiply-adds of one image at the profile's speed_size, in millions (`mult_adds`)
-    file_bytes: int        # the model alone, as `save_model` writes it
-    file_bytes_gzip: int   # the same, gzip-compressed
-
-def model_facts(model, size: int) -> StepRecord:
-    "What a record says of its model: multiply-adds of one `size` px image, and the bytes of its file."
-    sizes = model_file_bytes(model)
-    return {"mult_adds_M": mult_adds(model, size) / 1e6, "file_bytes": sizes["bytes"],
-            "file_bytes_gzip": sizes["bytes_gzip"]}
-
-def measured(run: Run, key: str, seed: int = 0) -> StepRecord:
-    "Seed `seed`'s record of method `key`, with its model's facts (read from the file where an older run stored none)."
-    stored = run.results.read(METHODS[key].result(seed))
-    if "mult_adds_M" in stored: return stored
-    return {**stored, **model_facts(load_model(run.results.model_file(key, seed)), run.profile.speed_size)}
-
-# %% ../nbs/machinery/16_run_store.ipynb #64524ea0
-def fit_step(run: Run, model, loaders, epochs: int, out: Path, seed: int, **fit_kwargs):
-    "`fit` a step's model into `out`, on the run's device."
-    return fit(model, loaders, epochs, out=out, seed=seed, device=run.device, progress=run.progress, **fit_kwargs)
-
-def record(run: Run, name: str, result, folder: Path | None = None, extra=None) -> StepRecord:
-    "Score a finished step on test, store its record, and drop its resume checkpoint (its model file stays)."
-    test = evaluate(result.model, run.full.test)
-    stored = {"f1": test["f1"], "accuracy": test["accuracy"], "params": count_params(result.model),
-              "valid_f1": result.best_f1, "best_epoch": result.best_epoch, "history": list(result.history),
-              **model_facts(result.model, run.profile.speed_size), **(extra or {})}
-    for r in stored["history"]:
-        r.pop("seconds", None)  # wall-clock time differs between runs; the report must not
-    run.results.store(name, stored)
-    if folder is not None and run.rank == 0:
-        (folder / "checkpoint.pt").unlink(missing_ok=True)
-    return stored

@@ -21,7 +21,8 @@ from .int8 import quantize_int8
 from .methods import METHODS, SHIPPED, timing_name
 from .models import count_params, load_model, make_permanent
 from .report import summarize
-from .run_store import Run, measured
+from .run_store import Run
+from .steps import measured
 
 log = logging.getLogger("lwm_nb")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import TypedDict
 
 import numpy as np
 import torch
@@ -14,19 +15,65 @@ import torch
 from .methods import METHODS, pruned
 from .distributed import barrier
 from .evaluate import evaluate
-from .models import STUDENT_ARCH, TEACHER_ARCH, load_model, read_teacher, save_model, student, teacher
+from .models import (STUDENT_ARCH, TEACHER_ARCH, count_params, load_model, mult_adds, read_teacher, save_model,
+                           student, teacher)
 from .profiles import epochs_for, lr_schedule
 from .prune import prune_and_retrain
-from .run_store import Run, fit_step, record, student_loaders, student_steps
+from .run_store import Run, student_loaders, student_steps
 from .teacher_cache import TeacherCache
-from .train import FitResult, History
+from .timing import model_file_bytes
+from .train import FitResult, History, fit
 from .temperature import linear
 
 log = logging.getLogger("lwm_nb")
 
 # %% auto #0
-__all__ = ['log', 'teacher_step', 'teacher_cache_bytes', 'caches_teacher', 'teacher_answers_file', 'kd_teacher',
-           'keep_teacher_answers', 'student_step', 'pruning_steps', 'control_step', 'teacher_check']
+__all__ = ['log', 'StepRecord', 'model_facts', 'measured', 'fit_step', 'record', 'teacher_step', 'teacher_cache_bytes',
+           'caches_teacher', 'teacher_answers_file', 'kd_teacher', 'keep_teacher_answers', 'student_step',
+           'pruning_steps', 'control_step', 'teacher_check']
+
+# %% ../nbs/machinery/17_steps.ipynb #fb4e8b05
+class StepRecord(TypedDict, total=False):
+    "What a finished step stores in results/<step>.json, and a resumed run and the report read back."
+    f1: float              # test macro-F1
+    accuracy: float        # test accuracy
+    params: int            # non-zero parameters
+    valid_f1: float        # validation macro-F1 of the epoch kept
+    best_epoch: int        # the epoch kept
+    history: list[dict]    # `fit`'s record of every epoch, without its seconds
+    mult_adds_M: float     # multiply-adds of one image at the profile's speed_size, in millions (`mult_adds`)
+    file_bytes: int        # the model alone, as `save_model` writes it
+    file_bytes_gzip: int   # the same, gzip-compressed
+
+def model_facts(model, size: int) -> StepRecord:
+    "What a record says of its model: multiply-adds of one `size` px image, and the bytes of its file."
+    sizes = model_file_bytes(model)
+    return {"mult_adds_M": mult_adds(model, size) / 1e6, "file_bytes": sizes["bytes"],
+            "file_bytes_gzip": sizes["bytes_gzip"]}
+
+def measured(run: Run, key: str, seed: int = 0) -> StepRecord:
+    "Seed `seed`'s record of method `key`, with its model's facts (read from the file where an older run stored none)."
+    stored = run.results.read(METHODS[key].result(seed))
+    if "mult_adds_M" in stored: return stored
+    return {**stored, **model_facts(load_model(run.results.model_file(key, seed)), run.profile.speed_size)}
+
+# %% ../nbs/machinery/17_steps.ipynb #64524ea0
+def fit_step(run: Run, model, loaders, epochs: int, out: Path, seed: int, **fit_kwargs):
+    "`fit` a step's model into `out`, on the run's device."
+    return fit(model, loaders, epochs, out=out, seed=seed, device=run.device, progress=run.progress, **fit_kwargs)
+
+def record(run: Run, name: str, result, folder: Path | None = None, extra=None) -> StepRecord:
+    "Score a finished step on test, store its record, and drop its resume checkpoint (its model file stays)."
+    test = evaluate(result.model, run.full.test)
+    stored = {"f1": test["f1"], "accuracy": test["accuracy"], "params": count_params(result.model),
+              "valid_f1": result.best_f1, "best_epoch": result.best_epoch, "history": list(result.history),
+              **model_facts(result.model, run.profile.speed_size), **(extra or {})}
+    for r in stored["history"]:
+        r.pop("seconds", None)  # wall-clock time differs between runs; the report must not
+    run.results.store(name, stored)
+    if folder is not None and run.rank == 0:
+        (folder / "checkpoint.pt").unlink(missing_ok=True)
+    return stored
 
 # %% ../nbs/machinery/17_steps.ipynb #40ac9738
 def teacher_step(run: Run) -> dict:
