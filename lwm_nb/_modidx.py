@@ -509,6 +509,8 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                               'lwm_nb.train._input_size': ('train.html#_input_size', 'lwm_nb/train.py'),
                               'lwm_nb.train._loss': ('train.html#_loss', 'lwm_nb/train.py'),
                               'lwm_nb.train._optimization': ('train.html#_optimization', 'lwm_nb/train.py'),
+                              'lwm_nb.train._train_batches': ('train.html#_train_batches', 'lwm_nb/train.py'),
+                              'lwm_nb.train._valid_record': ('train.html#_valid_record', 'lwm_nb/train.py'),
                               'lwm_nb.train._validate_epoch': ('train.html#_validate_epoch', 'lwm_nb/train.py'),
                               'lwm_nb.train.fit': ('train.html#fit', 'lwm_nb/train.py'),
                               'lwm_nb.train.recalibrate_bn': ('train.html#recalibrate_bn', 'lwm_nb/train.py'),

@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import torch
+from fastcore.basics import patch
 from torch import nn
 
 from .files import atomic_save, tensor_digest
@@ -60,26 +61,29 @@ class TeacherCache(nn.Module):
             self.stored_bytes += size; self.unsaved += 1
         return logits
 
-    def load(self, path) -> int:
-        """Take the answers stored at `path` by `save` (none where there is no file), as answers of this teacher's
-        present weights; returns how many batches it read."""
-        self._forget_if_changed()
-        try: stored = torch.load(path, weights_only=True)
-        except FileNotFoundError: return 0
-        read = 0
-        for key, logits in zip(stored["keys"], stored["logits"]):
-            size = logits.numel() * logits.element_size()
-            if key in self._logits or self.stored_bytes + size > self.max_bytes: continue
-            self._logits[key] = logits; self.stored_bytes += size; read += 1
-        return read
-
-    def save(self, path):
-        """Write every stored answer to `path`, with those another process saved there since this one read it; whole or
-        not at all."""
-        self.load(path)
-        atomic_save({"keys": list(self._logits), "logits": list(self._logits.values())}, path)
-        self.unsaved = 0
-
     def __repr__(self):
         return (f"TeacherCache({type(self.teacher).__name__}, {len(self._logits)} batches, "
                 f"{self.stored_bytes / 2**20:.1f} MiB, {self.hits} hits, {self.misses} misses)")
+
+# %% ../nbs/machinery/08_teacher_cache.ipynb #3192d7fd
+@patch
+def load(self: TeacherCache, path) -> int:
+    """Take the answers stored at `path` by `save` (none where there is no file), as answers of this teacher's
+    present weights; returns how many batches it read."""
+    self._forget_if_changed()
+    try: stored = torch.load(path, weights_only=True)
+    except FileNotFoundError: return 0
+    read = 0
+    for key, logits in zip(stored["keys"], stored["logits"]):
+        size = logits.numel() * logits.element_size()
+        if key in self._logits or self.stored_bytes + size > self.max_bytes: continue
+        self._logits[key] = logits; self.stored_bytes += size; read += 1
+    return read
+
+@patch
+def save(self: TeacherCache, path):
+    """Write every stored answer to `path`, with those another process saved there since this one read it; whole or
+    not at all."""
+    self.load(path)
+    atomic_save({"keys": list(self._logits), "logits": list(self._logits.values())}, path)
+    self.unsaved = 0

@@ -308,6 +308,19 @@ def _distillation(teacher, alpha: float, temperature, transfer, device: torch.de
                         constant(temperature) if isinstance(temperature, (int, float)) else temperature,
                         shard_loader(transfer, rank, world) if transfer is not None else None)
 
+
+def _train_batches(loader, rank: int, world: int):
+    "This process's share of every training batch; refused when the processes cannot share a batch, or there is none."
+    batches = shard_loader(loader, rank, world)
+    if len(batches) == 0:
+        raise ValueError("The training loader yields no batch: the training split is empty or smaller than one batch.")
+    return batches
+
+
+def _valid_record(valid: dict) -> dict:
+    "An epoch's validation scores as its history records them."
+    return {"valid_loss": valid["loss"], "valid_accuracy": valid["accuracy"], "valid_f1": valid["f1"]}
+
 # %% ../nbs/10_train.ipynb #c6b18106
 def fit(
     model: nn.Module,  # trained in place; it ends with the weights of its best epoch
@@ -343,9 +356,7 @@ def fit(
     if sync_batchnorm and world > 1 and device.type != "cuda":
         raise ValueError("sync_batchnorm needs GPUs: PyTorch's SyncBatchNorm does not run on CPU.")
     progress, amp = progress and rank == 0, device.type == "cuda" if amp is None else amp
-    train_loader = shard_loader(loaders.train, rank, world)  # refuses a global batch the processes cannot share evenly
-    if len(train_loader) == 0:
-        raise ValueError("The training loader yields no batch: the training split is empty or smaller than one batch.")
+    train_loader = _train_batches(loaders.train, rank, world)
     kd = _distillation(teacher, alpha, temperature, getattr(loaders, "transfer", None), device)
     config = checkpoint_config(model, epochs, kd, alpha, lr_schedule, seed, len(train_loader), recalibrate_bn_below,
                                sync_batchnorm)
@@ -366,9 +377,8 @@ def fit(
         if not lr_schedule.per_batch: optimization.scheduler.step()
         recalibrated = (epoch + 1) * len(train_loader) < recalibrate_bn_below
         valid = _validate_epoch(model, validate, train_loader, recalibrated, device)
-        history.append({"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid["loss"],
-                        "valid_accuracy": valid["accuracy"], "valid_f1": valid["f1"], "lr": lr_now, "temperature": T,
-                        "bn_recalibrated": recalibrated, "seconds": _epoch_seconds(started, device)})
+        history.append({"epoch": epoch + 1, "train_loss": train_loss, **_valid_record(valid), "lr": lr_now,
+                        "temperature": T, "bn_recalibrated": recalibrated, "seconds": _epoch_seconds(started, device)})
         if valid["f1"] > best["best_f1"]:
             best = {"best_state": _cpu_copy(model.state_dict()), "best_f1": valid["f1"], "best_epoch": epoch + 1}
         epoch_bar.set_postfix(loss=f"{train_loss:.3f}", f1=f"{valid['f1']:.3f}", best=f"{best['best_f1']:.3f}")
