@@ -12,7 +12,8 @@ from pathlib import Path
 from .lr_schedules import cyclic, onecycle, step
 
 # %% auto #0
-__all__ = ['PROFILES', 'LR_SCHEDULES', 'Profile', 'profile_fields', 'load_profile', 'lr_schedule', 'epochs_for']
+__all__ = ['PROFILES', 'LR_SCHEDULES', 'SETTING_RANGES', 'Profile', 'profile_fields', 'load_profile', 'lr_schedule',
+           'check_settings', 'epochs_for']
 
 # %% ../nbs/machinery/15_profiles.ipynb #738a4c8f
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def load_profile(profile) -> Profile:
     unknown = set(fields) - set(Profile.__dataclass_fields__)
     if unknown:
         raise ValueError(f"profile file {path} has unknown settings: {', '.join(sorted(unknown))}.")
-    return replace(PROFILES["quick"], **{"name": path.stem, **profile_fields(fields)})
+    return check_settings(replace(PROFILES["quick"], **{"name": path.stem, **profile_fields(fields)}))
 
 
 LR_SCHEDULES = {"step": lambda lr, max_lr: step(lr), "cyclic": cyclic, "onecycle": onecycle}
@@ -107,6 +108,48 @@ def lr_schedule(
     if kind not in LR_SCHEDULES:
         raise ValueError(f"unknown LR schedule {kind!r} in the profile: use {', '.join(map(repr, LR_SCHEDULES))}.")
     return LR_SCHEDULES[kind](*bounds)
+
+# %% ../nbs/machinery/15_profiles.ipynb #cb33f2cd
+def _whole(least: int, none_ok: bool = False, words: str = ""):
+    "A rule: a whole number (not a bool) of at least `least`, or None where `none_ok`."
+    def ok(v): return (v is None and none_ok) or (isinstance(v, int) and not isinstance(v, bool) and v >= least)
+    return ok, words or f"at least {least}" + (" or null" if none_ok else "")
+
+def _number(ok, words: str):
+    "A rule on a real number (not a bool)."
+    return (lambda v: isinstance(v, (int, float)) and not isinstance(v, bool) and ok(v)), words
+
+def _bounds(v) -> bool:
+    "Two positive learning rates, the lower first."
+    return (isinstance(v, tuple) and len(v) == 2 and all(isinstance(x, (int, float)) and not isinstance(x, bool)
+                                                        and x > 0 for x in v) and v[0] <= v[1])
+
+SETTING_RANGES = {
+    "size": _whole(1), "batch_size": _whole(2), "teacher_epochs": _whole(1), "student_epochs": _whole(1),
+    "retrain_epochs": _whole(1), "students_per_class": _whole(1, none_ok=True), "seeds": _whole(1),
+    "alpha": _number(lambda v: 0 <= v <= 1, "between 0 and 1"),
+    **{f"{k}_temperature": _number(lambda v: v > 0, "above 0") for k in ("constant", "start", "end")},
+    "conv5": _whole(1), "sweep": (lambda v: isinstance(v, tuple) and all(_whole(1)[0](w) for w in v),
+                                  "a list of whole numbers of at least 1"),
+    "retrain_lr": (_bounds, "two learning rates above 0, the lower first"),
+    "student_lr": (_bounds, "two learning rates above 0, the lower first"),
+    "mixup": _number(lambda v: v >= 0, "0 (none) or more"), "workers": _whole(0), "decoded_mb": _whole(0),
+    "speed_size": _whole(1), "speed_batch": _whole(1), "speed_repeats": _whole(1), "min_steps": _whole(0),
+    "teacher_min_steps": _whole(0), "threads": _whole(0, words="0 (all cores) or more"), "teacher_cache_mb": _whole(0),
+    "transfer_batch": _whole(1, none_ok=True), "deploy": (lambda v: isinstance(v, bool), "true or false"),
+    "transfer": (lambda v: isinstance(v, bool), "true or false"),
+}
+
+def check_settings(profile: Profile) -> Profile:
+    """`profile`, once every setting with a range is in it; else a one-line error naming the setting, its value and what
+    is allowed."""
+    for name, (ok, allowed) in SETTING_RANGES.items():
+        value = getattr(profile, name)
+        if not ok(value):
+            shown = list(value) if isinstance(value, tuple) else value
+            raise ValueError(f"{name} must be {allowed}, got {json.dumps(shown)}"
+                             f"{f' (profile {profile.name})' if profile.name not in PROFILES else ''}.")
+    return profile
 
 # %% ../nbs/machinery/15_profiles.ipynb #5f659cab
 def epochs_for(epochs: int, # the profile's epochs

@@ -17,7 +17,7 @@ from .distributed import distributed, init_distributed
 from .files import write_json
 from .methods import METHODS, pruned
 from .models import STUDENT_ARCH, arch_name, check_arch, read_teacher
-from .profiles import Profile, epochs_for, load_profile, lr_schedule
+from .profiles import Profile, check_settings, epochs_for, load_profile, lr_schedule
 
 # %% auto #0
 __all__ = ['skipped_steps', 'ResultStore', 'Run', 'transfer_set', 'student_loaders', 'student_steps', 'trained_on']
@@ -86,9 +86,7 @@ def _checked_profile(profile, seeds: int | None) -> Profile:
     for arch in (checked.teacher_arch, checked.student_arch): check_arch(arch)
     if seeds is not None: checked = replace(checked, seeds=seeds)
     for kind in (checked.teacher_lr_schedule, checked.student_lr_schedule): lr_schedule(kind)
-    if checked.seeds < 1: raise ValueError(f"seeds must be at least 1, got {checked.seeds}.")
-    if checked.threads < 0: raise ValueError(f"threads must be 0 (all cores) or more, got {checked.threads}.")
-    return checked
+    return check_settings(checked)
 
 def _run_folder(out) -> Path:
     "`out` as a folder a run can be written to: refused where it, or a folder above it, is a file."
@@ -163,8 +161,7 @@ class Run:
         self.full = make_loaders(self.splits, self.profile.batch_size, self.profile.workers, seed=0)
         self.results = ResultStore(self.out, self.profile.seeds, writes=self.rank == 0)
         self.loaded = {}  # models this process loaded once (the teacher, behind its cache)
-        # an epoch of every student: the batches of its labelled share (the same for every seed), counted once
-        self.epoch_steps = len(student_loaders(self, 0, transfer=False).train)
+        self.epoch_steps = None  # a student's optimizer steps an epoch (`student_steps`), counted once
 
     def arguments(self) -> dict:
         "What builds this `Run` again in another process (a worker of `19_scheduler`)."
@@ -195,6 +192,8 @@ def student_loaders(run: Run, seed: int, transfer: bool = True):
 def student_steps(run: Run, retrain: bool = False) -> int:
     "Optimizer steps of every student run (the same with or without a transfer set), or of one retraining stage."
     p = run.profile
+    if run.epoch_steps is None:  # the batches of a seed's labelled share: the same number for every seed
+        run.epoch_steps = len(student_loaders(run, 0, transfer=False).train)
     epochs = p.retrain_epochs if retrain else epochs_for(p.student_epochs, p.min_steps, run.epoch_steps)
     return run.epoch_steps * epochs
 
