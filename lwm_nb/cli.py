@@ -5,7 +5,7 @@
 # %% ../nbs/21_cli.ipynb #d18c3640
 from __future__ import annotations
 
-import argparse, gc, json, logging, multiprocessing, os, sys, time, uuid
+import argparse, gc, json, logging, multiprocessing, os, signal, sys, threading, time, uuid
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -13,8 +13,8 @@ from pathlib import Path
 log = logging.getLogger("lwm_nb")
 
 # %% auto #0
-__all__ = ['log', 'INT8_SCHEME_NAMES', 'log_to', 'UsageError', 'export_command', 'predict_command', 'launch_distributed',
-           'parser', 'main', 'command']
+__all__ = ['log', 'INT8_SCHEME_NAMES', 'log_to', 'UsageError', 'Terminated', 'stop_on_sigterm', 'export_command',
+           'predict_command', 'launch_distributed', 'parser', 'main', 'command']
 
 # %% ../nbs/21_cli.ipynb #3c6c08d1
 @contextmanager
@@ -63,6 +63,18 @@ def log_to(
 # %% ../nbs/21_cli.ipynb #f4b5bbe3
 class UsageError(Exception):
     "Bad usage: arguments, data or a model file that the command cannot work with (exit status 2)."
+
+class Terminated(KeyboardInterrupt):
+    "SIGTERM, a batch system's stop: handled as Ctrl-C is (its workers stopped, one line), with its own status, 143."
+
+@contextmanager
+def stop_on_sigterm():
+    "Within the block, SIGTERM raises `Terminated` in the main thread, as Ctrl-C raises KeyboardInterrupt."
+    if threading.current_thread() is not threading.main_thread(): yield; return  # signals reach the main thread only
+    def terminated(signum, frame): raise Terminated()
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try: yield
+    finally: signal.signal(signal.SIGTERM, previous)
 
 # %% ../nbs/21_cli.ipynb #bc477cac
 def export_command(model_path, # a .pt file from `lwm run` or `save_model`
@@ -221,8 +233,8 @@ def _launch(nproc: int, argv: list[str]) -> int:
     except ChildFailedError as e:  # a process failed (it said why in the log) or was killed: the others were stopped
         code = e.get_first_failure()[1].exitcode
         return code if code > 0 else 1
-    except SignalException as e:  # Ctrl-C (or a termination signal) reached the launcher: its processes are stopped
-        raise KeyboardInterrupt from e
+    except SignalException as e:  # Ctrl-C or SIGTERM reached the launcher: its processes are stopped
+        raise (Terminated() if e.sigval == signal.SIGTERM else KeyboardInterrupt()) from e
     return 0
 
 # %% ../nbs/21_cli.ipynb #6da3111d
@@ -330,7 +342,7 @@ def _one_line(e: BaseException) -> str:
 def main(argv=None) -> int:
     "Entry point of the `lwm` command: the exit status."
     args = parser().parse_args(argv)
-    with log_to(sys.stderr, logging.DEBUG if args.debug else logging.INFO):
+    with log_to(sys.stderr, logging.DEBUG if args.debug else logging.INFO), stop_on_sigterm():
         return _main(args)
 
 
@@ -343,11 +355,10 @@ def _main(args) -> int:
         if args.command == "predict":
             return predict_command(args.model, args.images, args.top, args.json)
         return _run(args)
-    except KeyboardInterrupt:
-        log.error(
-            "interrupted" + (f"; run the same command again to resume from {args.out}" if args.command == "run" else "")
-        )
-        return 130
+    except KeyboardInterrupt as stop:  # Ctrl-C, or SIGTERM (`Terminated`)
+        what = "terminated" if isinstance(stop, Terminated) else "interrupted"
+        log.error(what + (f"; run the same command again to resume from {args.out}" if args.command == "run" else ""))
+        return 143 if isinstance(stop, Terminated) else 130
     except UsageError as e:
         log.error(_one_line(e), exc_info=args.debug)
         return 2

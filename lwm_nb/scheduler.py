@@ -115,6 +115,17 @@ def _worker_context():
     context.set_forkserver_preload(["lwm_nb.scheduler"])  # the server's own imports; the workers inherit them
     return context
 
+def _imported_by_fork_server() -> bool:
+    "Whether multiprocessing's fork server is importing this module (it does so once, before it forks any worker)."
+    from multiprocessing import forkserver
+    frame = sys._getframe()
+    while frame is not None and frame.f_code is not forkserver.main.__code__: frame = frame.f_back
+    return frame is not None
+
+# the fork server ignores a batch system's SIGTERM to the process group, as it ignores Ctrl-C: the run's process stops
+# the workers and the server stops with the run (a server killed first leaves its semaphores reported as leaked)
+if _imported_by_fork_server(): signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
 def _watch_parent(sentinel: int):
     multiprocessing.connection.wait([sentinel])  # ready when the run's process is gone
     os._exit(1)  # the run was killed: stop before writing anything more into its folder
@@ -134,8 +145,8 @@ _worker_run: Run | None = None
 def _start_worker(threads: int, run_args: dict, records, level: int):
     global _worker_run
     _die_with_parent()
-    # Ctrl-C reaches the whole process group: the run's process stops its workers
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C and a batch system's SIGTERM reach the whole process group: the run's process stops its workers
+    for stop in (signal.SIGINT, signal.SIGTERM): signal.signal(stop, signal.SIG_IGN)
     torch.set_num_threads(threads)
     worker_log = logging.getLogger("lwm_nb")
     worker_log.handlers[:] = [logging.handlers.QueueHandler(records)]

@@ -1,10 +1,14 @@
-"The installed `lwm` command as a script sees it: help and version, the log on standard error, and the exit statuses (2 bad usage, 1 a failure on the way, 130 Ctrl-C)."
+"The installed `lwm` command as a script sees it: help and version, the log on standard error, and the exit statuses (2 bad usage, 1 a failure on the way, 130 Ctrl-C, 143 SIGTERM)."
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+
+import pytest
+
+from conftest import report_without_timings
 
 
 def lwm(*args, **kw):
@@ -58,19 +62,25 @@ def test_a_loss_that_becomes_nan_fails_the_run_with_status_1_and_one_line(small_
     assert any(line.startswith("lwm: student/seed0: student conv5=64") for line in log)
 
 
-def test_ctrl_c_stops_the_run_with_status_130_and_says_how_to_resume(small_digits, tiny_profile, tmp_path):
-    out = tmp_path / "out"
+@pytest.mark.parametrize("stop, status, said", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
+def test_ctrl_c_or_a_batch_systems_sigterm_stops_the_run_with_one_line_and_it_resumes_to_the_same_report(
+        stop, status, said, small_digits, tiny_profile, tmp_path):
+    out, teacher = tmp_path / "out", untrained_teacher(tmp_path)
+    arguments = ["--data", str(small_digits), "--profile", str(tiny_profile), "--teacher", teacher]
     # in a session of its own, with Ctrl-C's default action (a shell runs background jobs with it ignored)
-    proc = subprocess.Popen(["lwm", "run", "--data", str(small_digits), "--profile", str(tiny_profile), "--out", str(out),
-                             "--teacher", untrained_teacher(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    proc = subprocess.Popen(["lwm", "run", *arguments, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.time() + 300
     while not (out / "results").exists() and proc.poll() is None and time.time() < deadline:  # the first step has finished
         time.sleep(0.05)
-    os.killpg(proc.pid, signal.SIGINT)   # as Ctrl-C in a terminal: to the run and its worker processes
+    os.killpg(proc.pid, stop)   # as Ctrl-C in a terminal, or a batch system's stop: to the run and its worker processes
     stdout, stderr = proc.communicate(timeout=300)
-    assert proc.returncode == 130, stderr[-2000:]
-    assert errors(stderr) == [f"lwm: error: interrupted; run the same command again to resume from {out}"]
-    assert stdout == "" and "Traceback" not in stderr
+    assert proc.returncode == status, stderr[-2000:]
+    assert errors(stderr) == [f"lwm: error: {said}; run the same command again to resume from {out}"]
+    assert stdout == "" and "Traceback" not in stderr and "leaked" not in stderr
+    if stop == signal.SIGTERM:  # resumed, it ends where a run that was never stopped ends
+        assert lwm("run", *arguments, "--out", out).returncode == 0
+        assert lwm("run", *arguments, "--out", tmp_path / "straight").returncode == 0
+        assert report_without_timings(out) == report_without_timings(tmp_path / "straight")
+
 
