@@ -345,6 +345,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'lwm_nb.report.plot_ablation': ('report.html#plot_ablation', 'lwm_nb/report.py'),
                                'lwm_nb.report.plot_curves': ('report.html#plot_curves', 'lwm_nb/report.py'),
                                'lwm_nb.report.plot_effects': ('report.html#plot_effects', 'lwm_nb/report.py'),
+                               'lwm_nb.report.reference': ('report.html#reference', 'lwm_nb/report.py'),
                                'lwm_nb.report.still_learning': ('report.html#still_learning', 'lwm_nb/report.py'),
                                'lwm_nb.report.summarize': ('report.html#summarize', 'lwm_nb/report.py'),
                                'lwm_nb.report.sweep_table': ('report.html#sweep_table', 'lwm_nb/report.py'),

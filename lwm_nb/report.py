@@ -11,14 +11,14 @@ import numpy as np
 import pandas as pd
 
 from .files import save_figure
-from .models import REFERENCE_CONV5_PARAMS
+from .models import REFERENCE_CONV5_PARAMS, STUDENT_ARCH, TEACHER_ARCH
 from .methods import METHODS
 from .pruning_report import format_score
 from .train import History
 
 # %% auto #0
 __all__ = ['PLATEAU_RISE', 'EFFECTS', 'plateau', 'summarize', 'paired', 'verdict', 'effects', 'gap_closed', 'still_learning',
-           'methods_table', 'effects_table', 'sweep_table', 'plot_ablation', 'plot_effects', 'plot_curves']
+           'reference', 'methods_table', 'effects_table', 'sweep_table', 'plot_ablation', 'plot_effects', 'plot_curves']
 
 # %% ../nbs/14_report.ipynb #d994defa
 PLATEAU_RISE = 0.02  # a method has finished learning when its curve rises by less than this over its last quarter
@@ -126,6 +126,15 @@ def still_learning(report: dict) -> dict[str, dict]:
     "The methods of a report that had not finished learning (`plateau`), by key, with their plateau records."
     return {k: v["plateau"] for k, v in report["methods"].items() if (v.get("plateau") or {}).get("finished") is False}
 
+def reference(report: dict, key: str) -> tuple | None:
+    """The recipe's (test macro-F1, parameters) of method `key` on BIRDS-525, where the run is the recipe's pair — the
+    RegNetX-1.6GF teacher trained in the run, the ShuffleNetV2 student with conv5 = 64 — else None: another teacher
+    or student is not expected to match them."""
+    s = report.get("settings", {})
+    recipe = (s.get("teacher_arch", TEACHER_ARCH), s.get("student_arch", STUDENT_ARCH), s.get("conv5", 64)) == \
+        (TEACHER_ARCH, STUDENT_ARCH, 64)
+    return METHODS[key].reference if recipe and not (key == "teacher" and "teacher_given" in report) else None
+
 def methods_table(report: dict):
     """The method ablation as a DataFrame (one row a method, in the recipe's order); KD rows are marked when the teacher
     check failed."""
@@ -146,8 +155,8 @@ def methods_table(report: dict):
             "params": v["params"],
             "seeds": v["seeds"],
             "rise, last quarter": _rise(v.get("plateau")),
-            "reference F1 (BIRDS-525)": f"{METHODS[k].reference[0]:.3f}" if METHODS[k].reference else "",
-            "reference params": f"{METHODS[k].reference[1]:,}" if METHODS[k].reference else "",
+            "reference F1 (BIRDS-525)": f"{reference(report, k)[0]:.3f}" if reference(report, k) else "",
+            "reference params": f"{reference(report, k)[1]:,}" if reference(report, k) else "",
         }
         for k, v in report["methods"].items()
     ]

@@ -16,7 +16,7 @@ from .methods import METHODS, shipped_name, timing_name
 from .models import STUDENT_ARCH
 from .pruning_report import format_score, plot_pruning_tradeoff, pruning_markdown, pruning_table
 from .report import (PLATEAU_RISE, effects_table, gap_closed, methods_table, plot_ablation, plot_curves,
-                           plot_effects, still_learning, sweep_table)
+                           plot_effects, reference, still_learning, sweep_table)
 from .timing import measured_on, plot_deployment, plot_speed_and_size
 
 # %% auto #0
@@ -103,14 +103,16 @@ def _ran(report: dict, key: str, planned: int) -> int:
 def _data_section(report: dict) -> list[str]:
     "The report's title, its data and settings, and what the students trained on."
     d, s, n = report["data"], report["settings"], report["seeds"]
+    teacher = ("the teacher given, trained elsewhere" if "teacher_given" in report else
+               f"teacher {_ran(report, 'teacher', s['teacher_epochs'])} epochs ({s['teacher_lr_schedule']} LR, "
+               f"at least {s['teacher_min_steps']} steps)")
     teacher_on_all = (", the teacher on all of them"
                       if d["students_train"] < d["train"] and "teacher_given" not in report else "")
     lines = [f"# lwm report — profile `{report['profile']}`", "",
              f"Data: `{d['root']}`{' (embedded digits)' if d['embedded'] else ''}: {d['classes']} classes, "
              f"{d['train']}/{d['valid']}/{d['test']} train/valid/test images; the students train on "
              f"{d['students_train']} of the training images{teacher_on_all}. {s['size']} px, batch {s['batch_size']}, "
-             f"teacher {_ran(report, 'teacher', s['teacher_epochs'])} epochs ({s['teacher_lr_schedule']} LR, at least "
-             f"{s['teacher_min_steps']} steps), students {_ran(report, 'student', s['student_epochs'])} epochs "
+             f"{teacher}, students {_ran(report, 'student', s['student_epochs'])} epochs "
              f"({s['student_lr_schedule']} LR, at least {s['min_steps']} steps), {s['retrain_epochs']} epochs of "
              f"retraining after each pruning step, KD weight {s['alpha']}, constant T {s['constant_temperature']}, "
              f"falling T {s['start_temperature']} → {s['end_temperature']}. Every model is selected on validation "
@@ -185,9 +187,9 @@ def _methods_section(report: dict) -> list[str]:
         f"{PLATEAU_RISE:g}, it had finished.",
         "",
         *_gap_lines(report["methods"]),
-        "The reference columns are the recipe's numbers on BIRDS-525 with a GPU; a run on other data or another "
-        "profile is not expected to match them, only to show the same effects.",
-        "",
+        *(["The reference columns are the recipe's numbers on BIRDS-525 with a GPU; a run on other data or another "
+           "profile is not expected to match them, only to show the same effects.", ""]
+          if any(reference(report, k) for k in report["methods"]) else []),
         *skipped,
         *([""] if report.get("skipped") else []),
     ]
