@@ -271,6 +271,7 @@ d = { 'settings': {'branch': 'main', 'doc_baseurl': '/', 'doc_host': '', 'git_ur
                                'lwm_nb.models.arch_name': ('models.html#arch_name', 'lwm_nb/models.py'),
                                'lwm_nb.models.architecture': ('models.html#architecture', 'lwm_nb/models.py'),
                                'lwm_nb.models.check_arch': ('models.html#check_arch', 'lwm_nb/models.py'),
+                               'lwm_nb.models.check_input_size': ('models.html#check_input_size', 'lwm_nb/models.py'),
                                'lwm_nb.models.checkpoint_dir': ('models.html#checkpoint_dir', 'lwm_nb/models.py'),
                                'lwm_nb.models.classifier_names': ('models.html#classifier_names', 'lwm_nb/models.py'),
                                'lwm_nb.models.clone_model': ('models.html#clone_model', 'lwm_nb/models.py'),

@@ -21,8 +21,9 @@ from .model_format import MODEL_FORMAT, load_tensors, pack_state, read_state_dic
 # %% auto #0
 __all__ = ['STUDENT_STAGES', 'STUDENT_REPEATS', 'TEACHER_ARCH', 'STUDENT_ARCH', 'IMAGENET_WEIGHTS', 'REFERENCE_CONV5_PARAMS',
            'classifier_names', 'check_arch', 'imagenet_weights', 'checkpoint_dir', 'imagenet_checkpoint',
-           'load_fitting', 'teacher', 'student', 'pruning_masks', 'count_params', 'mult_adds', 'width_table',
-           'architecture', 'save_model', 'load_model', 'read_teacher', 'arch_name', 'clone_model', 'make_permanent']
+           'load_fitting', 'teacher', 'student', 'check_input_size', 'pruning_masks', 'count_params', 'mult_adds',
+           'width_table', 'architecture', 'save_model', 'load_model', 'read_teacher', 'arch_name', 'clone_model',
+           'make_permanent']
 
 # %% ../nbs/03_models.ipynb #6d31ea60
 STUDENT_STAGES = (24, 48, 96, 192)   # ShuffleNetV2 x0.5 channels before conv5
@@ -174,6 +175,23 @@ def student(
     if conv5 < 1:
         raise ValueError(f"conv5 must be a positive number of channels, got {conv5}.")
     return _apply_weights(_plain_student(n_classes, conv5), "student", weights, verbose)
+
+# %% ../nbs/03_models.ipynb #c0ea6b51
+def check_input_size(arch: str, # a torchvision classification model's name, or the recipe's teacher or student
+                     size: int, # the run's image size
+                     role: str = "student", # 'teacher' or 'student': how the error names the setting
+                    ) -> str:
+    "`arch` when a model of it takes `size` px images (one forward pass); else a one-line error with the size it needs."
+    build = teacher if role == "teacher" else student
+    model = build(2, verbose=False, arch=arch).eval()
+    try:
+        with torch.no_grad(): model(torch.zeros(1, 3, size, size))
+    except (AssertionError, RuntimeError, ValueError) as e:
+        needs = getattr(model, "image_size", None)
+        fix = f'set "size": {needs} in a profile file' if needs else "give a profile with a larger size"
+        reason = " ".join(str(e).split())[:200] or type(e).__name__
+        raise ValueError(f"{role}_arch {arch} cannot take {size} px images ({reason}); {fix}.") from None
+    return arch
 
 # %% ../nbs/03_models.ipynb #66c9cffb
 def pruning_masks(model: nn.Module) -> dict[str, torch.Tensor]:

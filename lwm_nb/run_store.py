@@ -16,7 +16,7 @@ from .image_folders import decode_once
 from .distributed import distributed, init_distributed
 from .files import write_json
 from .methods import METHODS, pruned
-from .models import STUDENT_ARCH, arch_name, check_arch, read_teacher
+from .models import STUDENT_ARCH, arch_name, check_arch, check_input_size, read_teacher
 from .profiles import Profile, check_settings, epochs_for, load_profile, lr_schedule
 
 # %% auto #0
@@ -86,7 +86,10 @@ def _checked_profile(profile, seeds: int | None) -> Profile:
     for arch in (checked.teacher_arch, checked.student_arch): check_arch(arch)
     if seeds is not None: checked = replace(checked, seeds=seeds)
     for kind in (checked.teacher_lr_schedule, checked.student_lr_schedule): lr_schedule(kind)
-    return check_settings(checked)
+    check_settings(checked)
+    check_input_size(checked.teacher_arch, checked.size, "teacher")  # one forward pass each: an architecture that
+    check_input_size(checked.student_arch, checked.size, "student")  # takes one size only fails here, not mid-run
+    return checked
 
 def _run_folder(out) -> Path:
     "`out` as a folder a run can be written to: refused where it, or a folder above it, is a file."

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import report_without_timings
+from conftest import TINY, report_without_timings
 
 
 def lwm(*args, **kw):
@@ -64,9 +64,10 @@ def test_a_loss_that_becomes_nan_fails_the_run_with_status_1_and_one_line(small_
 
 @pytest.mark.parametrize("stop, status, said", [(signal.SIGINT, 130, "interrupted"), (signal.SIGTERM, 143, "terminated")])
 def test_ctrl_c_or_a_batch_systems_sigterm_stops_the_run_with_one_line_and_it_resumes_to_the_same_report(
-        stop, status, said, small_digits, tiny_profile, tmp_path):
-    out, teacher = tmp_path / "out", untrained_teacher(tmp_path)
-    arguments = ["--data", str(small_digits), "--profile", str(tiny_profile), "--teacher", teacher]
+        stop, status, said, small_digits, tmp_path):
+    out, teacher, light = tmp_path / "out", untrained_teacher(tmp_path), tmp_path / "light.json"
+    light.write_text(json.dumps({**TINY, "seeds": 1, "deploy": False, "sweep": [64]}))   # three runs of it below
+    arguments = ["--data", str(small_digits), "--profile", str(light), "--teacher", teacher]
     # in a session of its own, with Ctrl-C's default action (a shell runs background jobs with it ignored)
     proc = subprocess.Popen(["lwm", "run", *arguments, "--out", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
