@@ -156,7 +156,8 @@ class Run:
         self.teacher_file = Path(teacher).expanduser().resolve() if teacher is not None else None
         if self.teacher_file is not None:  # refused before anything trains when its classes are not the data's
             given = read_teacher(self.teacher_file, self.splits.classes, self.profile.teacher_arch)
-            self.profile = replace(self.profile, teacher_arch=arch_name(given))
+            self.profile = replace(self.profile, teacher_arch=check_input_size(arch_name(given), self.profile.size,
+                                                                               "teacher"))
         self.skipped = skipped_steps(self.profile)
         settings = _settings_of(self.profile, self.data_root, self.unlabelled, self.teacher_file)
         self.settings = _claim_folder(self.out, settings, writes=self.rank == 0)

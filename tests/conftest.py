@@ -38,7 +38,8 @@ def expected_seconds(item) -> int:
 
 # Tests that run a whole pipeline on every core: two of them side by side (one in each test process) take half as long
 # again as one after the other (measured: 180 s each side by side, 52 s and 70 s alone), so one test process runs them in turn.
-EVERY_CORE = ("pass[20_pipeline.ipynb]", "test_pipeline.py::test_a_users_folder")
+EVERY_CORE = ("pass[20_pipeline.ipynb]", "test_pipeline.py::test_a_users_folder", "test_cli.py::test_ctrl_c_or_a_batch",
+              "test_distributed.py::test_lwm_run_with_two_processes")
 
 
 def pytest_collection_modifyitems(config, items):
