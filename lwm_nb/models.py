@@ -5,7 +5,7 @@
 # %% ../nbs/03_models.ipynb #03b634ae
 from __future__ import annotations
 
-import copy, difflib, os
+import copy, difflib, functools, os
 from pathlib import Path
 
 import pandas as pd
@@ -177,6 +177,7 @@ def student(
     return _apply_weights(_plain_student(n_classes, conv5), "student", weights, verbose)
 
 # %% ../nbs/03_models.ipynb #c0ea6b51
+@functools.cache  # once a process for each architecture, size and role: a run builds several `Run`s
 def check_input_size(arch: str, # a torchvision classification model's name, or the recipe's teacher or student
                      size: int, # the run's image size
                      role: str = "student", # 'teacher' or 'student': how the error names the setting
