@@ -12,13 +12,14 @@ from typing import TypedDict
 import numpy as np
 import torch
 
-from .methods import METHODS, pruned
+from .methods import METHODS, SHIPPED, pruned
 from .distributed import barrier
 from .evaluate import evaluate
 from .models import (STUDENT_ARCH, TEACHER_ARCH, count_params, load_model, mult_adds, read_teacher, save_model,
                            student, teacher)
 from .profiles import epochs_for, lr_schedule
 from .prune import prune_and_retrain
+from .pruning_report import COMPARED
 from .run_store import Run, student_loaders, student_steps
 from .teacher_cache import TeacherCache
 from .timing import model_file_bytes
@@ -28,9 +29,9 @@ from .temperature import linear
 log = logging.getLogger("lwm_nb")
 
 # %% auto #0
-__all__ = ['log', 'StepRecord', 'model_facts', 'measured', 'fit_step', 'record', 'teacher_step', 'teacher_cache_bytes',
-           'caches_teacher', 'teacher_answers_file', 'kd_teacher', 'keep_teacher_answers', 'student_step',
-           'pruning_steps', 'control_step', 'teacher_check']
+__all__ = ['log', 'DESCRIBED', 'StepRecord', 'model_facts', 'measured', 'fit_step', 'record', 'teacher_step',
+           'teacher_cache_bytes', 'caches_teacher', 'teacher_answers_file', 'kd_teacher', 'keep_teacher_answers',
+           'student_step', 'pruning_steps', 'control_step', 'teacher_check']
 
 # %% ../nbs/machinery/17_steps.ipynb #fb4e8b05
 class StepRecord(TypedDict, total=False):
@@ -41,9 +42,12 @@ class StepRecord(TypedDict, total=False):
     valid_f1: float        # validation macro-F1 of the epoch kept
     best_epoch: int        # the epoch kept
     history: list[dict]    # `fit`'s record of every epoch, without its seconds
-    mult_adds_M: float     # multiply-adds of one image at the profile's speed_size, in millions (`mult_adds`)
+    mult_adds_M: float     # multiply-adds of one image at speed_size, in millions (`mult_adds`), for `DESCRIBED`
     file_bytes: int        # the model alone, as `save_model` writes it
     file_bytes_gzip: int   # the same, gzip-compressed
+
+# the methods whose models the report describes: the pruning comparison's rows and the students it ships
+DESCRIBED = {*COMPARED, *(s.source for s in SHIPPED.values())}
 
 def model_facts(model, size: int) -> StepRecord:
     "What a record says of its model: multiply-adds of one `size` px image, and the bytes of its file."
@@ -67,7 +71,8 @@ def record(run: Run, name: str, result, folder: Path | None = None, extra=None) 
     test = evaluate(result.model, run.full.test)
     stored = {"f1": test["f1"], "accuracy": test["accuracy"], "params": count_params(result.model),
               "valid_f1": result.best_f1, "best_epoch": result.best_epoch, "history": list(result.history),
-              **model_facts(result.model, run.profile.speed_size), **(extra or {})}
+              **(model_facts(result.model, run.profile.speed_size) if name.split("/")[0] in DESCRIBED else {}),
+              **(extra or {})}
     for r in stored["history"]:
         r.pop("seconds", None)  # wall-clock time differs between runs; the report must not
     run.results.store(name, stored)
