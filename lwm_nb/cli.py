@@ -9,6 +9,7 @@ import argparse, gc, json, logging, multiprocessing, os, signal, sys, threading,
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from unittest.mock import patch
 
 log = logging.getLogger("lwm_nb")
 
@@ -265,6 +266,8 @@ def _run_arguments(run: argparse.ArgumentParser):
     run.add_argument("--nproc", type=int, default=1, help="processes that train each step together on this machine "
                      "(as torchrun would, with DistributedDataParallel: one a GPU; gloo on CPU); the global batch "
                      "stays the profile's (default: %(default)s)")
+    run.add_argument("--offline", action="store_true", help="never download: ImageNet weights (the recipe profile's) "
+                     "must already be in torchvision's cache, $TORCH_HOME/hub/checkpoints; the same as LWM_OFFLINE=1")
 
 def _export_arguments(export: argparse.ArgumentParser):
     "What `lwm export` takes: a model file, a folder, and how to make the INT8 file."
@@ -312,6 +315,11 @@ def parser() -> argparse.ArgumentParser:
     return top
 
 # %% ../nbs/21_cli.ipynb #a1fa6611
+def _offline(forbidden: bool):
+    """With `forbidden`, no download within the block (LWM_OFFLINE=1, read where the weights are fetched, in this
+    process or those it starts); the environment as it was afterwards."""
+    return patch.dict(os.environ, {"LWM_OFFLINE": "1"} if forbidden else {})
+
 def _run(args) -> int:
     with _importing(): from lwm_nb.profiles import load_profile
     started = time.perf_counter()
@@ -321,14 +329,16 @@ def _run(args) -> int:
     archs = {k: v for k,
              v in (("teacher_arch", args.teacher_arch), ("student_arch", args.student_arch)) if v is not None}
     if args.nproc != 1 and "WORLD_SIZE" not in os.environ:
-        return launch_distributed(args.nproc, args.data, args.out, args.profile, args.seeds, args.device,
-                                  args.unlabelled, args.debug, args.teacher, **archs)
+        with _offline(args.offline):
+            return launch_distributed(args.nproc, args.data, args.out, args.profile, args.seeds, args.device,
+                                      args.unlabelled, args.debug, args.teacher, **archs)
     with _importing():
         from lwm_nb.pipeline import complete
         from lwm_nb.run_store import Run
     try:  # per-epoch bars only on a terminal: in a captured log every redraw would be a line
-        run = Run(args.data, args.out, replace(profile, **archs), args.seeds, args.device, progress=sys.stderr.isatty(),
-                  unlabelled=args.unlabelled, teacher=args.teacher)
+        with _offline(args.offline):
+            run = Run(args.data, args.out, replace(profile, **archs), args.seeds, args.device,
+                      progress=sys.stderr.isatty(), unlabelled=args.unlabelled, teacher=args.teacher)
     except (OSError, ValueError, RuntimeError, KeyError) as e:
         raise UsageError(str(e) if not isinstance(e, KeyError) else f"missing {e}") from e
     complete(run, started)

@@ -138,6 +138,7 @@ SETTING_RANGES = {
     "teacher_min_steps": _whole(0), "threads": _whole(0, words="0 (all cores) or more"), "teacher_cache_mb": _whole(0),
     "transfer_batch": _whole(1, none_ok=True), "deploy": (lambda v: isinstance(v, bool), "true or false"),
     "transfer": (lambda v: isinstance(v, bool), "true or false"),
+    "weights": (lambda v: v in (None, "imagenet"), '"imagenet" (torchvision\'s, fetched once) or null (random)'),
 }
 
 def check_settings(profile: Profile) -> Profile:

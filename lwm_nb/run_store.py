@@ -17,6 +17,7 @@ from .distributed import distributed, init_distributed
 from .files import write_json
 from .methods import METHODS, pruned
 from .models import STUDENT_ARCH, arch_name, check_arch, check_input_size, read_teacher
+from .pretrained import imagenet_checkpoint
 from .profiles import Profile, check_settings, epochs_for, load_profile, lr_schedule
 
 # %% auto #0
@@ -91,6 +92,13 @@ def _checked_profile(profile, seeds: int | None) -> Profile:
     check_input_size(checked.student_arch, checked.size, "student")  # takes one size only fails here, not mid-run
     return checked
 
+def _fetch_imagenet(profile: Profile, teacher_given: bool):
+    """The ImageNet weights the run's models start from, in torchvision's cache (downloaded once) or refused, before
+    the data are read and the folder is claimed; a given teacher needs none."""
+    if profile.weights != "imagenet": return
+    for arch, role in ((profile.teacher_arch, "teacher"), (profile.student_arch, "student"))[teacher_given:]:
+        imagenet_checkpoint(arch, role)
+
 def _run_folder(out) -> Path:
     "`out` as a folder a run can be written to: refused where it, or a folder above it, is a file."
     folder = Path(out).expanduser()
@@ -146,6 +154,7 @@ class Run:
             raise ValueError(f"batch_size {self.profile.batch_size} is not divisible by the {self.world} processes: "
                              f"the processes share each global batch evenly; choose a multiple of {self.world}.")
         self.progress, self.out = progress and self.rank == 0, _run_folder(out)
+        _fetch_imagenet(self.profile, teacher_given=teacher is not None)
         # a mistyped folder is refused before the data are read, and bad data before the folder is claimed
         self.unlabelled = unlabelled_folder(unlabelled) if unlabelled is not None else None
         self.data_root = Path(data).expanduser() if data is not None else make_digits(default_digits_dir())

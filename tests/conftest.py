@@ -19,6 +19,7 @@ def pytest_configure(config):
     "The whole run, its subprocesses included, keeps what lwm_nb writes for itself (the embedded digits, what it checked) in a folder of its own, never in the user's LWM_DATA."
     config.lwm_data = tempfile.mkdtemp(prefix="lwm_data_")
     os.environ["LWM_DATA"] = config.lwm_data
+    os.environ["LWM_OFFLINE"] = "1"   # no test reaches the network: a test that downloads replaces the download
 
 
 # Seconds the slowest tests took in CI (two test processes on two cores, `pytest --durations=0`; re-measure when they change).

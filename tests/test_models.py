@@ -39,6 +39,27 @@ def test_imagenet_weights_come_from_the_cache_unchanged(tmp_path, monkeypatch, c
     assert all(torch.equal(got[k], v) for k, v in reference.items() if not k.startswith("fc."))
 
 
+def test_a_run_from_imagenet_weights_fetches_them_once_before_it_claims_its_folder(tmp_path, monkeypatch, small_digits):
+    from dataclasses import replace
+    from lwm_nb import pretrained
+    from lwm_nb.profiles import PROFILES
+    from lwm_nb.run_store import Run
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "cache"))
+    monkeypatch.setenv("LWM_OFFLINE", "0")
+    fetched = []
+    def download(url, path):  # what arrives is a checkpoint of the architecture, as from download.pytorch.org
+        fetched.append((Path(url).name, (tmp_path / "run").exists()))
+        torch.save(models._plain_teacher(1000).state_dict() if "regnet" in url else models._plain_student(1000, 1024).state_dict(), path)
+    monkeypatch.setattr(pretrained, "download_weights", download)
+    imagenet = replace(PROFILES["quick"], weights="imagenet")
+    Run(small_digits, tmp_path / "run", imagenet, progress=False)
+    assert fetched == [("regnet_x_1_6gf-a12f2b72.pth", False), ("shufflenetv2_x0.5-f707e7126e.pth", False)]
+    assert (tmp_path / "run" / "run.json").is_file()
+    Run(small_digits, tmp_path / "run", imagenet, progress=False)
+    assert len(fetched) == 2   # once, then from torchvision's cache
+    assert teacher(10, weights="imagenet", verbose=False).pretrained_left_out == ["fc.weight", "fc.bias"]
+
+
 def test_weights_from_a_path_state_dict_or_model_file(tmp_path):
     source = student(7, conv5=32)
     torch.save(source.state_dict(), tmp_path / "plain.pth")
