@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Sampler
 
 # %% auto #0
 __all__ = ['resolve_device', 'distributed', 'init_distributed', 'barrier', 'broadcast_buffers', 'validator', 'to_plain_batchnorm',
-           'ShardedSampler', 'shard_loader']
+           'ShardedSampler', 'shard_loader', 'to_channels_last']
 
 # %% ../nbs/machinery/09_distributed.ipynb #05673af7
 def resolve_device(device="auto") -> torch.device:
@@ -164,3 +164,14 @@ def shard_loader(
                       sampler=ShardedSampler(loader.sampler, loader.batch_size, rank, world, loader.drop_last),
                       num_workers=loader.num_workers, pin_memory=loader.pin_memory, collate_fn=loader.collate_fn,
                       persistent_workers=loader.num_workers > 0)
+
+# %% ../nbs/machinery/09_distributed.ipynb #a4b4abee
+def to_channels_last(model: nn.Module) -> nn.Module:
+    """`model` in channels-last memory format (in place), each pruned weight's parameter (`*_orig`) laid out as its
+    gradient will be: the standard way where both layouts hold the same order (a 1×1 or a depthwise kernel)."""
+    model.to(memory_format=torch.channels_last)
+    for module in model.modules():
+        for name, parameter in module.named_parameters(recurse=False):
+            if name.endswith("_orig") and parameter.dim() == 4 and parameter.is_contiguous():
+                parameter.data = torch.empty_like(parameter, memory_format=torch.contiguous_format).copy_(parameter)
+    return model

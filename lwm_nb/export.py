@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .files import atomic_write
-from .models import architecture, clone_model, make_permanent
+from .models import NORMALIZATION, architecture, clone_model, make_permanent
 
 # %% auto #0
 __all__ = ['onnx_session', 'describe_onnx', 'read_metadata', 'export_onnx', 'OnnxClassifier', 'load_onnx']
@@ -78,8 +78,8 @@ def export_onnx(model: nn.Module, # a teacher or student, pruned or not; it is n
                 images: torch.Tensor | None = None, # a batch to check the file on; None: 8 random images
                 tolerance: float = 1e-3, # largest logit difference accepted, relative to the largest logit
                ) -> Path:
-    """Export `model` to ONNX with a dynamic batch axis and its class names in the metadata; the file is checked against
-    PyTorch and refused (not written) when they disagree."""
+    """Export `model` to ONNX with a dynamic batch axis, and its class names, input size and normalisation in the
+    metadata; the file is checked against PyTorch and refused (not written) when they disagree."""
     path = Path(path).expanduser()
     deployed = make_permanent(clone_model(model)).cpu().eval().to(memory_format=torch.contiguous_format)
     n_classes = deployed(torch.zeros(1, 3, size, size)).shape[1]
@@ -96,7 +96,7 @@ def export_onnx(model: nn.Module, # a teacher or student, pruned or not; it is n
         torch.onnx.export(deployed, (example,), written, dynamo=False, input_names=["images"], output_names=["logits"],
                           dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}}, opset_version=17)
     meta = {"format": "lwm_nb.onnx/1", "classes": classes, "scientific_names": scientific_names or {},
-            "input_size": size, "architecture": architecture(deployed)}
+            "input_size": size, "normalization": NORMALIZATION, "architecture": architecture(deployed)}
     proto = describe_onnx(_unshared(onnx.load_from_string(written.getvalue())), meta)
     atomic_write(path, lambda f: f.write(proto.SerializeToString()))
     check = images if images is not None else torch.randn(8, 3, size, size, generator=torch.Generator().manual_seed(1))

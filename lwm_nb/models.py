@@ -5,7 +5,7 @@
 # %% ../nbs/03_models.ipynb #03b634ae
 from __future__ import annotations
 
-import copy, difflib, functools, os
+import copy, difflib, functools, logging, os
 from pathlib import Path
 
 import pandas as pd
@@ -15,14 +15,17 @@ from torchvision.models import RegNet, ShuffleNetV2, get_model, list_models, reg
 
 from .channels import channel_groups, keep_channels, shuffle_blocks
 from .files import atomic_save
+from .image_folders import IMAGENET_MEAN, IMAGENET_STD
 from .model_format import MODEL_FORMAT, load_tensors, pack_state, read_state_dict, unpack_state
 from .pretrained import imagenet_checkpoint
 
+log = logging.getLogger("lwm_nb")
+
 # %% auto #0
-__all__ = ['STUDENT_STAGES', 'STUDENT_REPEATS', 'TEACHER_ARCH', 'STUDENT_ARCH', 'REFERENCE_CONV5_PARAMS', 'classifier_names',
-           'check_arch', 'load_fitting', 'teacher', 'student', 'check_input_size', 'pruning_masks', 'count_params',
-           'mult_adds', 'width_table', 'architecture', 'save_model', 'load_model', 'read_teacher', 'arch_name',
-           'clone_model', 'make_permanent']
+__all__ = ['log', 'STUDENT_STAGES', 'STUDENT_REPEATS', 'TEACHER_ARCH', 'STUDENT_ARCH', 'REFERENCE_CONV5_PARAMS', 'NORMALIZATION',
+           'classifier_names', 'check_arch', 'load_fitting', 'teacher', 'student', 'check_input_size', 'pruning_masks',
+           'count_params', 'mult_adds', 'width_table', 'architecture', 'save_model', 'load_model', 'read_teacher',
+           'arch_name', 'clone_model', 'make_permanent']
 
 # %% ../nbs/03_models.ipynb #6d31ea60
 STUDENT_STAGES = (24, 48, 96, 192)   # ShuffleNetV2 x0.5 channels before conv5
@@ -220,9 +223,14 @@ def architecture(model: nn.Module) -> dict:
     )
 
 # %% ../nbs/03_models.ipynb #d46b622c
+# how every image this project feeds a model is normalised (`01_data`), recorded in every model file it writes
+NORMALIZATION = {"mean": list(IMAGENET_MEAN), "std": list(IMAGENET_STD)}
+
+
 def save_model(model: nn.Module, path, **meta) -> Path:
-    "Write `model` (architecture, weights, pruning masks compactly) and `meta` (e.g. `classes=`) to `path`, atomically."
-    return atomic_save({"format": MODEL_FORMAT, **architecture(model), "meta": meta,
+    """Write `model` (architecture, weights, pruning masks compactly), how its inputs are normalised, and `meta` (e.g.
+    `classes=`, `input_size=`) to `path`, atomically."""
+    return atomic_save({"format": MODEL_FORMAT, **architecture(model), "normalization": NORMALIZATION, "meta": meta,
                         **pack_state(model.state_dict(), pruning_masks(model))}, path)
 
 # %% ../nbs/03_models.ipynb #9010f97d
@@ -270,6 +278,23 @@ def load_model(path, with_meta: bool = False):
     return (model, obj["meta"]) if with_meta else model
 
 # %% ../nbs/03_models.ipynb #bf974640
+def _check_trained_like(trained: int | None, norm: dict | None, path: Path, size: int | None):
+    """Refuse a teacher whose file says it was trained on images of another size (`trained`), or normalised otherwise
+    (`norm`), than the run's (`size`); say in the log when it does not say its size."""
+    if size is None: return
+    if trained is not None and trained != size:
+        raise ValueError(f"the teacher in {path} was trained on {trained} px images; this run's are {size} px: set "
+                         f'"size": {trained} in a profile file, or give a teacher trained at {size} px.')
+    if norm is not None and norm != NORMALIZATION:  # an older lwm_nb file does not say: ImageNet's, as ever
+        raise ValueError(f"the teacher in {path} was trained on images normalised with mean {norm['mean']} and std "
+                         f"{norm['std']}; lwm_nb normalises with ImageNet's, mean {NORMALIZATION['mean']} and std "
+                         f"{NORMALIZATION['std']}: give a teacher trained on images normalised so.")
+    if trained is None:
+        log.warning(f"the teacher in {path} does not record the image size it was trained at (a plain state dict, or a "
+                    f"model file saved without input_size): it is given this run's {size} px images, normalised with "
+                    "ImageNet's mean and std; the teacher check judges whether it can teach at that size")
+
+
 def _classes_differ(theirs: list[str], ours: list[str]) -> str:
     "How a teacher's classes differ from the data's, in a few words."
     if sorted(theirs) == sorted(ours):
@@ -292,9 +317,10 @@ def read_teacher(
     path,  # a file written by `save_model` (or `lwm run`), or a plain state dict of `arch`
     classes: list[str],  # the data's classes in order: the teacher's outputs must be these
     arch: str = TEACHER_ARCH,  # the architecture of a plain state dict (a model file names its own)
+    size: int | None = None,  # the run's image size: a teacher file trained at another is refused; None: not checked
 ) -> nn.Module:
-    """A trained teacher to distil from, in eval mode; a clear one-line error when it is not one, or when its classes
-    are not the data's."""
+    """A trained teacher to distil from, in eval mode; a clear one-line error when it is not one, or when its classes,
+    image size or normalisation are not the run's."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise ValueError(f"no teacher file at {path}.")
@@ -307,7 +333,9 @@ def read_teacher(
         n = architecture(model)["n_classes"]
         if n != len(classes):
             raise ValueError(f"the teacher in {path} has {n} outputs; the data has {len(classes)} classes.")
+        _check_trained_like(meta.get("input_size"), obj.get("normalization"), path, size)
         return model.eval()
+    _check_trained_like(None, None, path, size)
     state = read_state_dict(path)
     model = teacher(len(classes), arch=arch, verbose=False)
     own = model.state_dict()

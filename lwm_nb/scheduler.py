@@ -23,7 +23,7 @@ log = logging.getLogger("lwm_nb")
 
 # %% auto #0
 __all__ = ['log', 'JOB_KINDS', 'Job', 'run_job', 'jobs', 'threads', 'available_cores', 'clock', 'time_left', 'Progress',
-           'parallel_steps', 'step_threads', 'run_jobs']
+           'parallel_steps', 'step_threads', 'student_step_seconds', 'run_jobs']
 
 # %% ../nbs/machinery/19_scheduler.ipynb #34d46bed
 @dataclass(frozen=True)
@@ -198,8 +198,9 @@ def time_left(todo: list[Job], # jobs not started, in the order they are taken
 # %% ../nbs/machinery/19_scheduler.ipynb #6d32d39d
 class Progress:
     "One log line a finished step across the whole run: 'step k of N', elapsed time and an estimate of what is left."
-    def __init__(self, run: Run, jobs: list[Job], started: float, parallel: int = 1):
-        self.run, self.started, self.parallel, self.jobs = run, started, parallel, jobs
+    def __init__(self, run: Run, jobs: list[Job], started: float, parallel: int = 1,
+                 unit_seconds: float | None = None):  # what a unit of cost takes, measured before any job finished
+        self.run, self.started, self.parallel, self.jobs, self.unit_seconds = run, started, parallel, jobs, unit_seconds
         self.steps = [s for j in jobs for s in j.steps]
         self.done = [s for s in self.steps if run.results.finished(s)]
         # jobs in flight -> when; what finished jobs cost and took
@@ -212,12 +213,14 @@ class Progress:
         self.cost_done += job.cost; self.seconds_done += time.perf_counter() - self.began.pop(job)
 
     def estimate(self) -> float | None:
-        "Seconds left, once a finished job has said what a unit of cost takes here; None before."
-        if not self.cost_done: return None
+        """Seconds left, from what a unit of cost took on the finished jobs, or before any finished, from
+        `unit_seconds`; None without either."""
+        unit = self.seconds_done / self.cost_done if self.cost_done else self.unit_seconds
+        if unit is None: return None
         now, made = time.perf_counter(), set(self.done)
         todo = [j for j in self.jobs if j not in self.began and not set(j.steps) <= made]
         running = {j: now - t for j, t in self.began.items()}
-        return time_left(todo, running, made, self.parallel, self.seconds_done / self.cost_done)
+        return time_left(todo, running, made, self.parallel, unit)
 
     def update(self):
         "Log every step that finished since the last call (and what the teacher check found)."
@@ -292,14 +295,44 @@ def _side_by_side(run: Run, todo: list[Job], progress: Progress, parallel: int):
         listener.stop()
     pool.shutdown()
 
+# %% ../nbs/machinery/19_scheduler.ipynb #1447ab3b
+def student_step_seconds(run: Run, steps: int = 3) -> float:
+    """Seconds an optimizer step of a student alone takes here, on the run's images, batch size and step threads: the
+    median of `steps` after one that warms up. The random state is as it was afterwards."""
+    from lwm_nb.models import STUDENT_ARCH, student
+    p, loader = run.profile, student_loaders(run, 0, transfer=False).train
+    seconds = []
+    with threads(step_threads(run)), torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
+        batches = iter(loader)  # inside: a loader may draw its order from torch's generator
+        model = student(run.n_classes, conv5=p.conv5 if p.student_arch == STUDENT_ARCH else None, verbose=False,
+                        arch=p.student_arch).to(run.device, memory_format=torch.channels_last).train()
+        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+        for _ in range(steps + 1):
+            began = time.perf_counter()
+            try: x, y = next(batches)
+            except StopIteration: batches = iter(loader); x, y = next(batches)
+            loss = torch.nn.functional.cross_entropy(model(x.to(run.device, memory_format=torch.channels_last)),
+                                                     y.to(run.device))
+            optimizer.zero_grad(); loss.backward(); optimizer.step()
+            if run.device.type == "cuda": torch.cuda.synchronize(run.device)
+            seconds.append(time.perf_counter() - began)
+    return sorted(seconds[1:])[len(seconds[1:]) // 2]
+
 # %% ../nbs/machinery/19_scheduler.ipynb #38fbce69
 def run_jobs(run: Run, started: float | None = None):
-    "Do every job that has not finished, side by side where `parallel_steps` allows, logging progress."
+    """Do every job that has not finished, side by side where `parallel_steps` allows, logging an estimate of the time
+    they take, then progress."""
     barrier()  # under torchrun every process sees the same finished steps, so all take the same jobs
     plan = jobs(run)
     todo = [j for j in plan if not all(run.results.finished(s) for s in j.steps)]
+    if not todo: return
     parallel = min(parallel_steps(run), len(todo))
-    progress = Progress(run, plan, started or time.perf_counter(), max(parallel, 1))
+    unit = student_step_seconds(run)
+    progress = Progress(run, plan, started or time.perf_counter(), max(parallel, 1), unit_seconds=unit)
+    steps = sum(not run.results.finished(s) for j in todo for s in j.steps)
+    log.info(f"about {clock(progress.estimate())} for the {steps} step(s) left, from a student's optimizer step "
+             f"measured here ({unit:.2f} s at {run.profile.size} px, batch {run.profile.batch_size}); the estimate "
+             "is updated as steps finish")
     if parallel <= 1:
         _in_turn(run, todo, progress)
     else:

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .distributed import (broadcast_buffers, to_plain_batchnorm, validator, barrier, distributed, resolve_device,
-                                shard_loader)
+                                shard_loader, to_channels_last)
 from .checkpoints import CheckpointPolicy, checkpoint_config, resume, save_checkpoint
 from .files import save_figure
 from .distill import kd_loss
@@ -255,7 +255,7 @@ def _optimization(
 ) -> Optimization:
     world = distributed()[1]
     # channels_last on CPU too: training steps measured 1.3x (student) and 1.2x (teacher) faster at 32 px, one thread
-    model.to(device, memory_format=torch.channels_last)
+    to_channels_last(model.to(device))  # pruned weights laid out as their gradients: DDP's buckets match them
     if sync_batchnorm and world > 1:
         model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
     trained = (

@@ -13,14 +13,15 @@ import torch
 from conftest import report_without_timings, stopped_early
 
 FIT_SCRIPT = '''
-import hashlib, json, sys
+import hashlib, json, sys, warnings
 from pathlib import Path
 import torch
 from torch import nn
 from lwm_nb.data import load_splits, make_loaders
 from lwm_nb.distributed import distributed, init_distributed
 from lwm_nb.lr_schedules import flat
-from lwm_nb.models import student, teacher
+from lwm_nb.models import clone_model, make_permanent, student, teacher
+from lwm_nb.prune import global_prune
 from lwm_nb.train import fit
 data, out = sys.argv[1], Path(sys.argv[2])
 splits = load_splits(data, size=32)
@@ -35,13 +36,21 @@ init_distributed()  # a script under torchrun joins the process group itself
 odd = refusal(lambda: fit(nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10)), make_loaders(splits, 15), 1, progress=False))
 loaders = make_loaders(splits, 16)
 rank, world = distributed()
-# a student distilled from a teacher (BatchNorm, channels-last, KD): every process must end with the same model
+# a pruned student retrained from a teacher (BatchNorm, channels-last, masks, KD): every process must end with the same
+# model, and DDP's gradient buckets fit the pruned weights' gradients (no "Grad strides do not match" warning)
 torch.manual_seed(0); the_teacher = teacher(10, verbose=False)
 torch.manual_seed(1)
-result = fit(student(10, conv5=16, verbose=False), loaders, 2, teacher=the_teacher, out=out / "run", progress=False)
-weights = hashlib.sha256(b"".join(v.cpu().numpy().tobytes() for v in result.model.state_dict().values())).hexdigest()
+with warnings.catch_warnings(record=True) as caught:
+    warnings.simplefilter("always")
+    result = fit(global_prune(student(10, conv5=16, verbose=False), 0.5), loaders, 2, teacher=the_teacher,
+                 out=out / "run", progress=False)
+strides = [str(w.message).splitlines()[0] for w in caught if "strides" in str(w.message)]
+# what the model computes with (a model file keeps a pruned weight's kept entries only)
+computes_with = make_permanent(clone_model(result.model)).state_dict()
+weights = hashlib.sha256(b"".join(v.cpu().contiguous().numpy().tobytes() for v in computes_with.values())).hexdigest()
+if rank == 0: torch.save(computes_with, out / "trained.pt")
 (out / f"rank{rank}.json").write_text(json.dumps({"world": world, "weights": weights, "history": list(result.history),
-                                                   "forgot": forgot, "odd": odd}))
+                                                   "forgot": forgot, "odd": odd, "strides": strides}))
 # a model without BatchNorm: the processes' halves of each global batch make exactly one process's step
 torch.manual_seed(2)
 linear = fit(nn.Sequential(nn.Flatten(), nn.Linear(3 * 32 * 32, 10)), loaders, 1, lr_schedule=flat(1e-3), seed=2, progress=False)
@@ -71,15 +80,16 @@ def test_under_torchrun_the_ranks_agree_write_one_set_of_files_train_as_one_proc
     ranks = [json.loads((tmp_path / f"rank{r}.json").read_text()) for r in (0, 1)]
     assert [r["world"] for r in ranks] == [2, 2]
     assert ranks[0]["weights"] == ranks[1]["weights"]
+    assert ranks[0]["strides"] == ranks[1]["strides"] == []
     assert ranks[0]["history"] == ranks[1]["history"] and len(ranks[0]["history"]) == 2
     for rank in ranks:   # in one run: each torchrun start costs two interpreters that import torch
         assert "call lwm_nb.distributed.init_distributed() before fit" in rank["forgot"]
         assert "the global batch of 15 is not divisible by the 2 processes" in rank["odd"]
     # one checkpoint and one model file, written by process 0 alone, holding those weights
     assert sorted(p.name for p in (tmp_path / "run").iterdir()) == ["checkpoint.pt", "model.pt"]
-    from lwm_nb.models import load_model
-    saved = load_model(tmp_path / "run" / "model.pt")
-    assert hashlib.sha256(b"".join(v.numpy().tobytes() for v in saved.state_dict().values())).hexdigest() == ranks[0]["weights"]
+    from lwm_nb.models import load_model, make_permanent
+    saved, trained = make_permanent(load_model(tmp_path / "run" / "model.pt")).state_dict(), torch.load(tmp_path / "trained.pt")
+    assert saved.keys() == trained.keys() and all(torch.equal(saved[k], trained[k]) for k in saved)
     # the same BatchNorm-free model trained in this one process: the same weights, to float rounding
     from torch import nn
     from lwm_nb.data import load_splits, make_loaders
