@@ -163,7 +163,8 @@ class Run:
                                  if self.unlabelled else None)
         self.splits = _decoded(self.splits, self.unlabelled_split, self.profile)
         self.teacher_file = Path(teacher).expanduser().resolve() if teacher is not None else None
-        if self.teacher_file is not None:  # refused before anything trains when its classes or image size are not the run's
+        # refused before anything trains when its classes or image size are not the run's
+        if self.teacher_file is not None:
             given = read_teacher(self.teacher_file, self.splits.classes, self.profile.teacher_arch, self.profile.size)
             self.profile = replace(self.profile, teacher_arch=check_input_size(arch_name(given), self.profile.size,
                                                                                "teacher"))

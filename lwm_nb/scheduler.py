@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging, logging.handlers, math, multiprocessing, multiprocessing.connection, os, signal, sys, threading, time
+import warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -22,8 +23,8 @@ from .temperature import constant, linear
 log = logging.getLogger("lwm_nb")
 
 # %% auto #0
-__all__ = ['log', 'JOB_KINDS', 'Job', 'run_job', 'jobs', 'threads', 'available_cores', 'clock', 'time_left', 'Progress',
-           'parallel_steps', 'step_threads', 'student_step_seconds', 'run_jobs']
+__all__ = ['log', 'JOB_KINDS', 'TEACHER_STEP_COST', 'Job', 'run_job', 'jobs', 'threads', 'available_cores', 'clock', 'time_left',
+           'Progress', 'parallel_steps', 'step_threads', 'step_seconds', 'run_jobs']
 
 # %% ../nbs/machinery/19_scheduler.ipynb #34d46bed
 @dataclass(frozen=True)
@@ -64,16 +65,23 @@ def run_job(run: Run, kind: str, arg: int | None = None):
     JOB_KINDS[kind](run, arg)
 
 # %% ../nbs/machinery/19_scheduler.ipynb #0ad72db5
-def _costs(run: Run) -> dict[str, float]:
-    "Each job's cost in optimizer steps of a student alone, for the time estimate."
+# a teacher's optimizer step against a student's alone, as benchmarks/step_cost.py measures them (one thread, 32 px,
+# batch 64); `run_jobs` measures the run's own
+TEACHER_STEP_COST = 7.2
+
+def _costs(run: Run, teacher_step: float = TEACHER_STEP_COST) -> dict[str, float]:
+    """Each job's cost in optimizer steps of a student alone, for the time estimate; `teacher_step`: what a teacher's
+    step costs in them."""
     p, loaders = run.profile, student_loaders(run, 0)
     steps, retrain = student_steps(run), student_steps(run, retrain=True)
     # step costs against a student-alone step, as benchmarks/step_cost.py measures them (one thread, 32 px, batch
-    # 64 + 64): the teacher's live answers are most of a seed's first KD step; its later KD steps read them
+    # 64 + 64): the teacher's live answers are most of a seed's first KD step (scaled with the teacher's cost); its
+    # later KD steps read them
     share = loaders.transfer.batch_size / loaders.train.batch_size if loaders.transfer is not None else 0.0
-    kd_first, kd_cached, kd_labelled = 1.2 + 4.2 * share, 1.15 + 0.5 * share, 1.15
+    kd_cached, kd_labelled = 1.15 + 0.5 * share, 1.15
+    kd_first = kd_cached + (0.05 + 3.7 * share) * teacher_step / TEACHER_STEP_COST
     teacher_steps = len(run.full.train) * epochs_for(p.teacher_epochs, p.teacher_min_steps, len(run.full.train))
-    return {"teacher": 7.2 * teacher_steps if run.teacher_file is None else 1,  # a given teacher is only scored
+    return {"teacher": teacher_step * teacher_steps if run.teacher_file is None else 1,  # a given one is only scored
             "distil": (kd_first + kd_cached + kd_labelled) * steps, "width": kd_cached * steps,
             "wide": kd_cached * steps * 1.5, "retrain": 2 * kd_cached * retrain, "deploy": 250, "student": steps}
 
@@ -90,10 +98,10 @@ def _seed_jobs(run: Run, seed: int, cost: dict[str, float]) -> list[Job]:
         out.append(Job("deploy", seed, tuple(x.result(seed) for x in SHIPPED.values()), cost["deploy"], sources))
     return out
 
-def jobs(run: Run) -> list[Job]:
+def jobs(run: Run, teacher_step: float = TEACHER_STEP_COST) -> list[Job]:
     """Every job of the run in the order they are taken when ready: the teacher, the KD runs, the width sweep, what
-    builds on the KD runs, the students alone."""
-    p, cost, seeds = run.profile, _costs(run), range(run.profile.seeds)
+    builds on the KD runs, the students alone; `teacher_step`: a teacher's step in student steps, for their costs."""
+    p, cost, seeds = run.profile, _costs(run, teacher_step), range(run.profile.seeds)
     out = [Job("teacher", None, ("teacher",), cost["teacher"])]
     out += [Job("distil", s, tuple(METHODS[k].result(s) for k in ("kd", "kd_decreasing_t", "kd_labelled")),
                 cost["distil"], ("teacher",)) for s in seeds]
@@ -151,7 +159,9 @@ def _start_worker(threads: int, run_args: dict, records, level: int):
     worker_log = logging.getLogger("lwm_nb")
     worker_log.handlers[:] = [logging.handlers.QueueHandler(records)]
     worker_log.setLevel(level); worker_log.propagate = False
-    _worker_run = Run(**{**run_args, "profile": Profile(**profile_fields(run_args["profile"]))})
+    with warnings.catch_warnings():  # what reading the data again finds, the run's own process has said
+        warnings.simplefilter("ignore")
+        _worker_run = Run(**{**run_args, "profile": Profile(**profile_fields(run_args["profile"]))})
 
 def _work(kind: str, arg: int | None):
     run_job(_worker_run, kind, arg)
@@ -296,17 +306,21 @@ def _side_by_side(run: Run, todo: list[Job], progress: Progress, parallel: int):
     pool.shutdown()
 
 # %% ../nbs/machinery/19_scheduler.ipynb #1447ab3b
-def student_step_seconds(run: Run, steps: int = 3) -> float:
-    """Seconds an optimizer step of a student alone takes here, on the run's images, batch size and step threads: the
-    median of `steps` after one that warms up. The random state is as it was afterwards."""
-    from lwm_nb.models import STUDENT_ARCH, student
-    p, loader = run.profile, student_loaders(run, 0, transfer=False).train
-    seconds = []
+def step_seconds(run: Run, role: str = "student", steps: int = 3) -> float:
+    """Seconds an optimizer step takes here, of a student alone on its labelled share (`role` 'student') or of the
+    teacher on the whole training split ('teacher'), with the run's images, batch size and step threads: the median
+    of `steps` after one that warms up. The random state is as it was afterwards."""
+    from lwm_nb.models import STUDENT_ARCH, student, teacher
+    p = run.profile
     with threads(step_threads(run)), torch.random.fork_rng(devices=[run.device] if run.device.type == "cuda" else []):
+        if role == "teacher": model, loader = teacher(run.n_classes, verbose=False, arch=p.teacher_arch), run.full.train
+        else:
+            model = student(run.n_classes, conv5=p.conv5 if p.student_arch == STUDENT_ARCH else None, verbose=False,
+                            arch=p.student_arch)
+            loader = student_loaders(run, 0, transfer=False).train
+        model.to(run.device, memory_format=torch.channels_last).train()
+        optimizer, seconds = torch.optim.Adam(model.parameters(), lr=1e-3), []
         batches = iter(loader)  # inside: a loader may draw its order from torch's generator
-        model = student(run.n_classes, conv5=p.conv5 if p.student_arch == STUDENT_ARCH else None, verbose=False,
-                        arch=p.student_arch).to(run.device, memory_format=torch.channels_last).train()
-        optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
         for _ in range(steps + 1):
             began = time.perf_counter()
             try: x, y = next(batches)
@@ -321,18 +335,21 @@ def student_step_seconds(run: Run, steps: int = 3) -> float:
 # %% ../nbs/machinery/19_scheduler.ipynb #38fbce69
 def run_jobs(run: Run, started: float | None = None):
     """Do every job that has not finished, side by side where `parallel_steps` allows, logging an estimate of the time
-    they take, then progress."""
+    they take (from steps measured here), then progress."""
     barrier()  # under torchrun every process sees the same finished steps, so all take the same jobs
-    plan = jobs(run)
-    todo = [j for j in plan if not all(run.results.finished(s) for s in j.steps)]
-    if not todo: return
+    finished = lambda job: all(run.results.finished(s) for s in job.steps)
+    if all(finished(j) for j in jobs(run)): return
+    unit = step_seconds(run)
+    trains_teacher = run.teacher_file is None and not run.results.finished("teacher")
+    teacher_step = step_seconds(run, "teacher", steps=1) / unit if trains_teacher else TEACHER_STEP_COST
+    plan = jobs(run, teacher_step)
+    todo = [j for j in plan if not finished(j)]
     parallel = min(parallel_steps(run), len(todo))
-    unit = student_step_seconds(run)
     progress = Progress(run, plan, started or time.perf_counter(), max(parallel, 1), unit_seconds=unit)
     steps = sum(not run.results.finished(s) for j in todo for s in j.steps)
-    log.info(f"about {clock(progress.estimate())} for the {steps} step(s) left, from a student's optimizer step "
-             f"measured here ({unit:.2f} s at {run.profile.size} px, batch {run.profile.batch_size}); the estimate "
-             "is updated as steps finish")
+    log.info(f"about {clock(progress.estimate())} for the {steps} step(s) left, from optimizer steps measured here "
+             f"({unit:.2f} s a student's at {run.profile.size} px, batch {run.profile.batch_size}"
+             + (f"; the teacher's {teacher_step:.1f}× that" if trains_teacher else "") + "); updated as steps finish")
     if parallel <= 1:
         _in_turn(run, todo, progress)
     else:

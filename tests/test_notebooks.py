@@ -3,13 +3,18 @@ small settings (`IN_TEST` set, cells flagged with the project's `tst_flags` or `
 leaves them out): one test a notebook, in one pool with the other tests (`pytest -n 2`).
 
 `nbdev-test` runs a folder's notebooks one after another in one process, so a notebook that leaves the process changed (an
-environment variable, logging, torch's threads, a process left running) changes what the next one sees. The kernel
-takes the process's state before the first cell and after the last (`notebook_state.py`): they must agree."""
+environment variable, logging, torch's threads, a process left running) changes what the next one sees. So do these
+tests: each test process keeps one kernel for its notebooks (torch and lwm_nb are imported once, not once a notebook),
+clears the names a notebook defined before the next one starts (`%reset`: a notebook that forgets an import still fails),
+and takes the process's state before the first cell and after the last (`notebook_state.py`): they must agree. A
+notebook that fails leaves the kernel to be replaced, so that the next starts clean."""
+import os
 import re
 from pathlib import Path
 
 import nbformat
 import pytest
+from jupyter_client.manager import KernelManager
 from nbclient import NotebookClient
 from nbdev.config import get_config
 
@@ -27,22 +32,52 @@ def skipped_by_nbdev_test(source: str) -> bool:
     return bool(set(CONFIG.tst_flags) & directives.keys()) or directives.get("eval", "").lower() == "false"
 
 
-BEFORE = f"""import sys; sys.path.insert(0, {str(TESTS)!r})
+def before(notebook: Path) -> str:
+    "The first cell: a clean namespace, the notebook's folder as the working directory (JupyterLab's), the state taken."
+    return f"""get_ipython().run_line_magic("reset", "-f")
+globals().setdefault("__spec__", None)   # %reset takes it, a fresh kernel has it (multiprocessing reads it)
+import os, sys; os.chdir({str(notebook.parent)!r})
+if {str(TESTS)!r} not in sys.path: sys.path.insert(0, {str(TESTS)!r})
 import notebook_state; notebook_state.import_once()
-_state_before_the_notebook = notebook_state.process_state()"""
+_state_before_the_notebook = notebook_state.process_state()
+del os, sys"""
 AFTER = """_changed = notebook_state.changes(_state_before_the_notebook, notebook_state.process_state())
 assert not _changed, f"the notebook leaves the process changed for the next notebook nbdev-test runs in it: {_changed}\""""
 
 
+class Kernel:
+    "This test process's kernel for the notebooks, started when first asked for and again after one was given up."
+    def __init__(self): self.manager = None
+
+    def get(self) -> KernelManager:
+        if self.manager is None or not self.manager.is_alive():
+            self.manager = KernelManager(kernel_name="python3")
+            # the notebooks' small settings and a figure backend without a display, as the kernel's environment
+            self.manager.start_kernel(env={**os.environ, "IN_TEST": "1", "MPLBACKEND": "Agg"})
+        return self.manager
+
+    def give_up(self):
+        if self.manager is not None: self.manager.shutdown_kernel(now=True)
+        self.manager = None
+
+
+@pytest.fixture(scope="session")
+def kernel():
+    shared = Kernel()
+    yield shared
+    shared.give_up()
+
+
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda path: path.name)
-def test_every_cell_of_the_notebook_runs_and_its_checks_pass(notebook, monkeypatch):
-    monkeypatch.setenv("IN_TEST", "1")          # the kernel inherits it: the notebooks' small settings
-    monkeypatch.setenv("MPLBACKEND", "Agg")
+def test_every_cell_of_the_notebook_runs_and_its_checks_pass(notebook, kernel):
     nb = nbformat.read(notebook, as_version=4)
     cells = [c for c in nb.cells if c.cell_type == "code" and not skipped_by_nbdev_test(c.source)]
-    nb.cells = [nbformat.v4.new_code_cell(BEFORE), *cells, nbformat.v4.new_code_cell(AFTER)]
-    # a cell that raises stops the run with nbclient's CellExecutionError, which shows the cell and its traceback
-    NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    nb.cells = [nbformat.v4.new_code_cell(before(notebook)), *cells, nbformat.v4.new_code_cell(AFTER)]
+    try:  # a cell that raises stops the run with nbclient's CellExecutionError, which shows the cell and its traceback
+        NotebookClient(nb, km=kernel.get(), timeout=600).execute()
+    except BaseException:
+        kernel.give_up()   # whatever the failed notebook left behind is not the next one's
+        raise
 
 
 def test_the_cells_left_out_are_those_nbdev_test_leaves_out():

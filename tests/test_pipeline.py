@@ -1,6 +1,7 @@
 "`lwm run` end to end on a user's small folder (BIRDS layout, 5 classes, 59 training images) with a folder of images without labels: the report's layout, training sized by steps, the same numbers on one core as two steps at a time, resume after SIGKILL, and worker processes that die with their run. (Two seeds and their verdicts, a finished run left alone and other settings refused: `20_pipeline`.)"
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -37,7 +38,10 @@ def test_a_users_folder_end_to_end_then_killed_while_shipping_and_resumed_on_one
     assert result.stdout == ""   # the log is on standard error
     log = result.stderr
     assert "2 step(s) at a time" in log or os.cpu_count() < 2
-    assert "broken.png" in log   # named and left out, as in --data
+    assert "lwm: WARNING: Left out 1 file(s) that are not readable images" in log and log.count("broken.png") == 1  # said once, not by every worker
+    lines = log.splitlines()   # an estimate of the whole run before its first step, from a step measured on its images
+    first_estimate = next(k for k, line in enumerate(lines) if re.search(r"about \d+:\d\d for the 16 step\(s\) left", line))
+    assert first_estimate < next(k for k, line in enumerate(lines) if "done, test macro-F1" in line)
     assert "16 epochs × 3 steps = 48 optimizer steps on 59 images (raised from 6 epochs" in log
     assert "3 epochs × 3 steps on 59 labelled images" in log  # students: 8 steps at least
     assert sum("done, test macro-F1" in line for line in log.splitlines()) == 1 + 14 + 1  # one line a step: teacher, 14 a seed (4 shipped), one width
