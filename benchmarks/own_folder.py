@@ -38,8 +38,8 @@ PROFILE = {"size": 224, "weights": "imagenet", "batch_size": 32, "teacher_epochs
            "retrain_epochs": 1, "teacher_lr_schedule": "onecycle", "students_per_class": None, "seeds": 1,
            "sweep": [64], "speed_size": 224, "speed_batch": 16, "speed_repeats": 1, "min_steps": 0,
            "teacher_min_steps": 0, "transfer": False}
-NAMES = ["ANNA'S HUMMINGBIRD", "BLACK-THROATED  SPARROW", "CAPE MAY WARBLER", "D-ARNAUD'S BARBET", "EMU",
-         "FAIRY PENGUIN", "GÉANT COUCAL", "HOUSE FINCH", "IBERIAN MAGPIE", "JABIRU", "KAKAPO", "LAUGHING GULL",
+NAMES = ["ANNA'S HUMMINGBIRD", "BLACK-THROATED  SPARROW", "GÉANT COUCAL", "D-ARNAUD'S BARBET", "EMU",
+         "FAIRY PENGUIN", "CAPE MAY WARBLER", "HOUSE FINCH", "IBERIAN MAGPIE", "JABIRU", "KAKAPO", "LAUGHING GULL",
          "MALLARD DUCK", "NORTHERN CARDINAL", "OCELLATED TURKEY", "PARAKETT  AUKLET", "QUETZAL", "ROSY FACED LOVEBIRD",
          "SNOWY OWL", "TOUCHAN"]
 
@@ -101,7 +101,7 @@ def main(argv=None):
     print(f"CPU: {describe_cpu()}")
     print(f"folder: {args.classes} classes × {args.per_class} training images at {args.size} px "
           f"(+ valid and test), birds.csv, one unreadable file; profile: {json.dumps(profile)}")
-    command = ["lwm", "run", "--data", str(data), "--profile", str(work / "own.json"), "--out", str(work / "run"),
+    command = [sys.executable, "-m", "lwm_nb", "run", "--data", str(data), "--profile", str(work / "own.json"), "--out", str(work / "run"),
                "--offline"]
     env = {**os.environ, "TORCH_HOME": str(work / "torch")}
     started, lines = time.perf_counter(), []

@@ -83,6 +83,8 @@ def checkpoint_config(model, epochs: int, kd, alpha: float, lr_schedule, seed: i
     transfer = kd.transfer if kd is not None else None
     return {"epochs": epochs, "kd": kd is not None, "alpha": alpha if kd else 0.0,
             "temperature": repr(kd.temperature) if kd else None, "lr_schedule": repr(lr_schedule), "seed": seed,
+            # another loss than Hinton's: a checkpoint of one never resumes under another
+            **({"kd_loss": kd.loss.__name__} if kd is not None and kd.loss.__name__ != "kd_loss" else {}),
             "steps_per_epoch": steps, "recalibrate_bn_below": recalibrate_bn_below,
             "n_params": sum(p.numel() for p in model.parameters()),
             **({"transfer": [len(transfer.dataset), transfer.batch_size]} if transfer is not None else {}),

@@ -14,7 +14,7 @@ from unittest.mock import patch
 log = logging.getLogger("lwm_nb")
 
 # %% auto #0
-__all__ = ['log', 'INT8_SCHEME_NAMES', 'log_to', 'UsageError', 'Terminated', 'stop_on_sigterm', 'export_command',
+__all__ = ['log', 'INT8_SCHEME_NAMES', 'KD_LOSS_NAMES', 'log_to', 'UsageError', 'Terminated', 'stop_on_sigterm', 'export_command',
            'predict_command', 'launch_distributed', 'parser', 'main', 'command']
 
 # %% ../nbs/21_cli.ipynb #3c6c08d1
@@ -172,6 +172,7 @@ def launch_distributed(
     teacher=None,
     teacher_arch: str | None = None,
     student_arch: str | None = None,
+    kd_loss: str | None = None,
 ) -> int:
     """What `lwm run --nproc N` does: check the setup, then run `lwm run` in `nproc` processes on this machine, as
     torchrun would; returns its exit status."""
@@ -200,7 +201,8 @@ def launch_distributed(
         args += ["--seeds", str(seeds)]
     if unlabelled is not None:
         args += ["--unlabelled", str(unlabelled)]
-    for flag, value in (("--teacher", teacher), ("--teacher-arch", teacher_arch), ("--student-arch", student_arch)):
+    for flag, value in (("--teacher", teacher), ("--teacher-arch", teacher_arch), ("--student-arch", student_arch),
+                        ("--kd-loss", kd_loss)):
         if value is not None:
             args += [flag, str(value)]
     if debug:
@@ -244,6 +246,8 @@ def _launch(nproc: int, argv: list[str]) -> int:
 # %% ../nbs/21_cli.ipynb #6da3111d
 # the keys of `INT8_SCHEMES` (`12a_int8`), the default first: named here so that --help needs no torch
 INT8_SCHEME_NAMES = ["u8s8-7bit", "u8u8", "u8s8"]
+# the keys of `KD_LOSSES` (`04b_kd_variants`), Hinton's first
+KD_LOSS_NAMES = ["kd", "lskd", "dkd"]
 
 # %% ../nbs/21_cli.ipynb #44a693d7
 def _run_arguments(run: argparse.ArgumentParser):
@@ -271,6 +275,8 @@ def _run_arguments(run: argparse.ArgumentParser):
     run.add_argument("--nproc", type=int, default=1, help="processes that train each step together on this machine "
                      "(as torchrun would, with DistributedDataParallel: one a GPU; gloo on CPU); the global batch "
                      "stays the profile's (default: %(default)s)")
+    run.add_argument("--kd-loss", choices=KD_LOSS_NAMES, help="every KD step's loss: kd (Hinton's), lskd (logit-"
+                     "standardised) or dkd (decoupled); recorded in the run's settings (default: the profile's, kd)")
     run.add_argument("--offline", action="store_true", help="never download: ImageNet weights (the recipe profile's) "
                      "must already be in torchvision's cache, $TORCH_HOME/hub/checkpoints; the same as LWM_OFFLINE=1")
 
@@ -331,18 +337,18 @@ def _run(args) -> int:
     # a bad profile is refused after importing torch alone, not the whole pipeline
     try: profile = load_profile(args.profile)
     except (OSError, ValueError) as e: raise UsageError(str(e)) from e
-    archs = {k: v for k,
-             v in (("teacher_arch", args.teacher_arch), ("student_arch", args.student_arch)) if v is not None}
+    overrides = {k: v for k, v in (("teacher_arch", args.teacher_arch), ("student_arch", args.student_arch),
+                               ("kd_loss", args.kd_loss)) if v is not None}
     if args.nproc != 1 and "WORLD_SIZE" not in os.environ:
         with _offline(args.offline):
             return launch_distributed(args.nproc, args.data, args.out, args.profile, args.seeds, args.device,
-                                      args.unlabelled, args.debug, args.teacher, **archs)
+                                      args.unlabelled, args.debug, args.teacher, **overrides)
     with _importing():
         from lwm_nb.pipeline import complete
         from lwm_nb.run_store import Run
     try:  # per-epoch bars only on a terminal: in a captured log every redraw would be a line
         with _offline(args.offline):
-            run = Run(args.data, args.out, replace(profile, **archs), args.seeds, args.device,
+            run = Run(args.data, args.out, replace(profile, **overrides), args.seeds, args.device,
                       progress=sys.stderr.isatty(), unlabelled=args.unlabelled, teacher=args.teacher)
     except (OSError, ValueError, RuntimeError, KeyError) as e:
         raise UsageError(str(e) if not isinstance(e, KeyError) else f"missing {e}") from e

@@ -8,20 +8,29 @@ import torch
 import torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['kd_loss']
+__all__ = ['softened_kl', 'distillation_loss', 'kd_loss']
 
 # %% ../nbs/04_distill.ipynb #bcbfdca6
-def kd_loss(student_logits: torch.Tensor, # [batch, classes], with gradients
-            # [batch, classes]; no gradient flows into them; may be None when alpha = 0
-            teacher_logits: torch.Tensor | None,
-            # class indices, or class probabilities (MixUp), of the first len(targets) rows; the rows after them are
-            # transfer images without labels
-            targets: torch.Tensor,
-            temperature: float = 1.0, # T > 0 softens both distributions
-            alpha: float = 0.5, # share of the KD term, in [0, 1]
-           ) -> torch.Tensor:
-    """`(1 − alpha)·CE(student, targets) + alpha·T²·KL(softmax(teacher/T) ‖ softmax(student/T))`: CE averaged over the
-    labelled rows, KL over every row."""
+def softened_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor,
+                temperature: float) -> torch.Tensor:
+    "Hinton's soft term: `T²·KL(softmax(teacher/T) ‖ softmax(student/T))`, averaged over every row (labels unused)."
+    T = float(temperature)
+    return T * T * F.kl_div(F.log_softmax(student_logits / T, dim=1), F.log_softmax(teacher_logits / T, dim=1),
+                            reduction="batchmean", log_target=True)
+
+
+def distillation_loss(student_logits: torch.Tensor, # [batch, classes], with gradients
+                      # [batch, classes]; no gradient flows into them; may be None when alpha = 0
+                      teacher_logits: torch.Tensor | None,
+                      # class indices, or class probabilities (MixUp), of the first len(targets) rows; the rows after
+                      # them are transfer images without labels
+                      targets: torch.Tensor,
+                      temperature: float, # T > 0
+                      alpha: float, # share of the soft term, in [0, 1]
+                      soft_term=softened_kl, # (student, teacher, targets, T) -> the soft term, over every row
+                     ) -> torch.Tensor:
+    """`(1 − alpha)·CE(student, targets) + alpha·soft_term`: CE averaged over the labelled rows; the soft term
+    (`softened_kl`, or a variant of `04b_kd_variants`) gets float logits, the teacher's detached."""
     if not 0 <= alpha <= 1: raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
     if not temperature > 0: raise ValueError(f"temperature must be positive, got {temperature}.")
     student_logits = student_logits.float()
@@ -43,7 +52,18 @@ def kd_loss(student_logits: torch.Tensor, # [batch, classes], with gradients
             f"teacher logits {tuple(teacher_logits.shape)} and student logits "
             f"{tuple(student_logits.shape)} differ in shape: do both models have the same classes?"
         )
-    T = float(temperature)
-    kl = F.kl_div(F.log_softmax(student_logits / T, dim=1), F.log_softmax(teacher_logits.detach().float() / T, dim=1),
-                  reduction="batchmean", log_target=True)
-    return (1 - alpha) * ce + alpha * T * T * kl
+    return (1 - alpha) * ce + alpha * soft_term(student_logits, teacher_logits.detach().float(), targets, temperature)
+
+
+def kd_loss(student_logits: torch.Tensor, # [batch, classes], with gradients
+            # [batch, classes]; no gradient flows into them; may be None when alpha = 0
+            teacher_logits: torch.Tensor | None,
+            # class indices, or class probabilities (MixUp), of the first len(targets) rows; the rows after them are
+            # transfer images without labels
+            targets: torch.Tensor,
+            temperature: float = 1.0, # T > 0 softens both distributions
+            alpha: float = 0.5, # share of the KD term, in [0, 1]
+           ) -> torch.Tensor:
+    """`(1 − alpha)·CE(student, targets) + alpha·T²·KL(softmax(teacher/T) ‖ softmax(student/T))`: CE averaged over the
+    labelled rows, KL over every row."""
+    return distillation_loss(student_logits, teacher_logits, targets, temperature, alpha, softened_kl)

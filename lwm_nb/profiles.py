@@ -9,6 +9,7 @@ import json, math, os
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from .kd_variants import KD_LOSSES
 from .lr_schedules import cyclic, onecycle, step
 
 # %% auto #0
@@ -60,6 +61,7 @@ class Profile:
     # students_per_class)
     transfer: bool = False
     transfer_batch: int | None = None  # transfer images added to each KD step; None: batch_size
+    kd_loss: str = "kd"             # every KD step's loss: 'kd' (Hinton's), 'lskd' or 'dkd' (`04b_kd_variants`)
 
 # %% ../nbs/machinery/15_profiles.ipynb #c850c291
 PROFILES = {
@@ -139,6 +141,7 @@ SETTING_RANGES = {
     "transfer_batch": _whole(1, none_ok=True), "deploy": (lambda v: isinstance(v, bool), "true or false"),
     "transfer": (lambda v: isinstance(v, bool), "true or false"),
     "weights": (lambda v: v in (None, "imagenet"), '"imagenet" (torchvision\'s, fetched once) or null (random)'),
+    "kd_loss": (lambda v: v in KD_LOSSES, " or ".join(f'"{name}"' for name in KD_LOSSES)),
 }
 
 def check_settings(profile: Profile) -> Profile:

@@ -15,6 +15,7 @@ import torch
 from .methods import METHODS, SHIPPED, pruned
 from .distributed import barrier
 from .evaluate import evaluate
+from .kd_variants import KD_LOSSES
 from .models import (STUDENT_ARCH, TEACHER_ARCH, count_params, load_model, mult_adds, read_teacher, save_model,
                            student, teacher)
 from .profiles import epochs_for, lr_schedule
@@ -178,11 +179,12 @@ def student_step(run: Run, name: str, # the step's result name ('kd/seed0', 'con
     log.info(
         f"{name}: student {f'conv5={conv5}' if conv5 else p.student_arch}, {epochs} epochs × {len(loaders.train)} "
         f"steps on {len(loaders.train.dataset):,} labelled{extra} images"
-        + (f", KD with {temperature!r}" if temperature is not None else ", no teacher")
+        + (f", {p.kd_loss.upper()} with {temperature!r}" if temperature is not None else ", no teacher")
     )
     torch.manual_seed(seed)
     model = student(run.n_classes, conv5=conv5, weights=p.weights, verbose=False, arch=p.student_arch)
-    kd = dict(teacher=kd_teacher(run, seed), alpha=p.alpha, temperature=temperature) if temperature is not None else {}
+    kd = (dict(teacher=kd_teacher(run, seed), alpha=p.alpha, temperature=temperature, kd_loss=KD_LOSSES[p.kd_loss])
+          if temperature is not None else {})
     result = fit_step(run, model, loaders, epochs, run.out / name, seed,
                       lr_schedule=lr_schedule(p.student_lr_schedule, p.student_lr), **kd)
     keep_teacher_answers(run, seed)
@@ -192,7 +194,7 @@ def student_step(run: Run, name: str, # the step's result name ('kd/seed0', 'con
 def _retrain_kwargs(run: Run, seed: int) -> dict:
     p = run.profile
     return dict(teacher=kd_teacher(run, seed), alpha=p.alpha,
-                temperature=linear(p.start_temperature, p.end_temperature),
+                temperature=linear(p.start_temperature, p.end_temperature), kd_loss=KD_LOSSES[p.kd_loss],
                 lr_schedule=lr_schedule(p.student_lr_schedule, p.retrain_lr))
 
 

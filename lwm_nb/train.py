@@ -124,6 +124,7 @@ class Distillation:
     alpha: float = 0.5
     temperature: Callable = linear(10, 5)  # a schedule of the run's progress in [0, 1] (`05_temperature`)
     transfer: DataLoader | None = None     # one batch of it joins every step (KD term only)
+    loss: Callable = kd_loss               # or `lskd_loss`, `dkd_loss` (`04b_kd_variants`): kd_loss's arguments
 
 @dataclass
 class Optimization:
@@ -177,7 +178,7 @@ def _loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, kd: Distillation |
     if kd is None:
         return F.cross_entropy(logits.float(), y), None
     T = kd.temperature(progress)
-    return kd_loss(logits, teacher_logits, y, T, kd.alpha), T
+    return kd.loss(logits, teacher_logits, y, T, kd.alpha), T
 
 # %% ../nbs/10_train.ipynb #b93ca633
 def train_epoch(
@@ -298,7 +299,7 @@ def _check_settings(epochs: int, checkpoint_overhead: float, lr_schedule):
         )
 
 
-def _distillation(teacher, alpha: float, temperature, transfer, device: torch.device) -> Distillation | None:
+def _distillation(teacher, alpha: float, temperature, transfer, device: torch.device, loss) -> Distillation | None:
     """What KD needs at every step: the teacher on `device`, the loss's weight and temperature, this process's transfer
     batches."""
     if teacher is None:
@@ -306,7 +307,7 @@ def _distillation(teacher, alpha: float, temperature, transfer, device: torch.de
     rank, world = distributed()
     return Distillation(teacher.to(device, memory_format=torch.channels_last).eval(), alpha,
                         constant(temperature) if isinstance(temperature, (int, float)) else temperature,
-                        shard_loader(transfer, rank, world) if transfer is not None else None)
+                        shard_loader(transfer, rank, world) if transfer is not None else None, loss)
 
 
 def _train_batches(loader, rank: int, world: int):
@@ -331,6 +332,7 @@ def fit(
     alpha: float = 0.5,  # share of the KD term in the loss
     # KD temperature: a schedule of training progress in [0, 1] (`05_temperature`), or a number
     temperature=linear(10, 5),
+    kd_loss=kd_loss,  # the loss with the teacher: `kd_loss`, or `lskd_loss` or `dkd_loss` (`04b_kd_variants`)
     # Adam's learning rate: `cyclic`, `step`, `onecycle` or `flat` (`07_lr_schedules`)
     lr_schedule=cyclic(1e-3, 1e-2),
     out=None,  # folder for checkpoint.pt and model.pt; None: nothing is written
@@ -357,7 +359,7 @@ def fit(
         raise ValueError("sync_batchnorm needs GPUs: PyTorch's SyncBatchNorm does not run on CPU.")
     progress, amp = progress and rank == 0, device.type == "cuda" if amp is None else amp
     train_loader = _train_batches(loaders.train, rank, world)
-    kd = _distillation(teacher, alpha, temperature, getattr(loaders, "transfer", None), device)
+    kd = _distillation(teacher, alpha, temperature, getattr(loaders, "transfer", None), device, kd_loss)
     config = checkpoint_config(model, epochs, kd, alpha, lr_schedule, seed, len(train_loader), recalibrate_bn_below,
                                sync_batchnorm)
     optimization = _optimization(model, lr_schedule, len(train_loader), epochs, device, amp, sync_batchnorm)

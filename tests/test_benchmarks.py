@@ -85,3 +85,18 @@ def test_the_step_cost_benchmark_prints_every_step_kind_against_its_floor_and_wh
     assert float(side_by_side.group(2)) == pytest.approx(total / int(side_by_side.group(1)), abs=0.6)
     assert "training time alone" in minutes and "come on top" in minutes
     assert re.search(r"^most costly: ", out, re.MULTILINE)
+
+
+def test_the_own_folder_benchmark_times_a_run_on_a_birds_like_folder_and_how_honest_its_first_estimate_is(tmp_path):
+    done = run("own_folder.py", "--classes", 3, "--per-class", 8, "--size", 32, "--out", tmp_path / "own", tmp_path=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert out.startswith("CPU: ") and "3 classes × 8 training images at 32 px" in out
+    assert out.count("Left out 1 file(s) that are not readable images") == 1 and "ANNA'S HUMMINGBIRD" in out
+    first = re.search(r"first estimate (\d+) s after the start: about ([\d:]+) left, then ([\d:]+) really \(estimate / actual = ([0-9.]+)\)", out)
+    assert first and float(first.group(4)) > 0, out
+    assert re.search(r"the whole run: \d+:\d\d \(m:ss\) on this CPU; its 15 steps done by", out)
+    from lwm_nb.models import load_model
+    classes = load_model(tmp_path / "own" / "run" / "kd_decreasing_t" / "seed0" / "model.pt", with_meta=True)[1]["classes"]
+    assert classes == ["ANNA'S HUMMINGBIRD", "BLACK-THROATED  SPARROW", "GÉANT COUCAL"], classes   # read as written
+

@@ -1,4 +1,5 @@
 "fit: exact resume after SIGKILL, determinism, the NaN stop, and settings guarded across resumes."
+import math
 import multiprocessing
 import signal
 import time
@@ -139,3 +140,22 @@ def test_cuda_without_a_gpu_is_a_clear_error(digits):
         pytest.skip("this machine has a GPU")
     with pytest.raises(RuntimeError, match="no CUDA GPU"):
         fit(student(10), small_loaders(digits), epochs=1, device="cuda", progress=False)
+
+
+def test_a_kd_variant_trains_through_fit_and_neither_a_checkpoint_nor_a_run_folder_resumes_under_another_loss(small_digits, tmp_path):
+    from lwm_nb.kd_variants import KD_LOSSES
+    from lwm_nb.profiles import PROFILES
+    from lwm_nb.run_store import Run
+    loaders = make_loaders(load_splits(small_digits, size=32), 16, seed=0)
+    torch.manual_seed(0)
+    the_teacher = student(10, verbose=False)
+    for name in ("lskd", "dkd"):
+        torch.manual_seed(1)
+        result = fit(student(10, verbose=False), loaders, 1, teacher=the_teacher, kd_loss=KD_LOSSES[name], temperature=2.0,
+                     out=tmp_path / name, progress=False, checkpoint_overhead=1e9)
+        assert math.isfinite(result.history[-1]["train_loss"])
+        with pytest.raises(ValueError, match="kd_loss"):   # its checkpoint, resumed under Hinton's loss: refused
+            fit(student(10, verbose=False), loaders, 1, teacher=the_teacher, temperature=2.0, out=tmp_path / name, progress=False)
+    Run(small_digits, tmp_path / "run", "quick", progress=False)
+    with pytest.raises(ValueError, match="other settings"):
+        Run(small_digits, tmp_path / "run", replace(PROFILES["quick"], kd_loss="dkd"), progress=False)
