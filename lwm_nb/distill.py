@@ -13,10 +13,10 @@ __all__ = ['softened_kl', 'distillation_loss', 'kd_loss']
 # %% ../nbs/04_distill.ipynb #bcbfdca6
 def softened_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor,
                 temperature: float) -> torch.Tensor:
-    "Hinton's soft term: `T²·KL(softmax(teacher/T) ‖ softmax(student/T))`, averaged over every row (labels unused)."
+    "Hinton's soft term before its T²: `KL(softmax(teacher/T) ‖ softmax(student/T))`, averaged over every row."
     T = float(temperature)
-    return T * T * F.kl_div(F.log_softmax(student_logits / T, dim=1), F.log_softmax(teacher_logits / T, dim=1),
-                            reduction="batchmean", log_target=True)
+    return F.kl_div(F.log_softmax(student_logits / T, dim=1), F.log_softmax(teacher_logits / T, dim=1),
+                    reduction="batchmean", log_target=True)
 
 
 def distillation_loss(student_logits: torch.Tensor, # [batch, classes], with gradients
@@ -27,9 +27,10 @@ def distillation_loss(student_logits: torch.Tensor, # [batch, classes], with gra
                       targets: torch.Tensor,
                       temperature: float, # T > 0
                       alpha: float, # share of the soft term, in [0, 1]
-                      soft_term=softened_kl, # (student, teacher, targets, T) -> the soft term, over every row
+                      # (student, teacher, targets, T) -> the soft term before its T², over every row
+                      soft_term=softened_kl,
                      ) -> torch.Tensor:
-    """`(1 − alpha)·CE(student, targets) + alpha·soft_term`: CE averaged over the labelled rows; the soft term
+    """`(1 − alpha)·CE(student, targets) + alpha·T²·soft_term`: CE averaged over the labelled rows; the soft term
     (`softened_kl`, or a variant of `04b_kd_variants`) gets float logits, the teacher's detached."""
     if not 0 <= alpha <= 1: raise ValueError(f"alpha must be in [0, 1], got {alpha}.")
     if not temperature > 0: raise ValueError(f"temperature must be positive, got {temperature}.")
@@ -52,7 +53,8 @@ def distillation_loss(student_logits: torch.Tensor, # [batch, classes], with gra
             f"teacher logits {tuple(teacher_logits.shape)} and student logits "
             f"{tuple(student_logits.shape)} differ in shape: do both models have the same classes?"
         )
-    return (1 - alpha) * ce + alpha * soft_term(student_logits, teacher_logits.detach().float(), targets, temperature)
+    T = float(temperature)
+    return (1 - alpha) * ce + alpha * T * T * soft_term(student_logits, teacher_logits.detach().float(), targets, T)
 
 
 def kd_loss(student_logits: torch.Tensor, # [batch, classes], with gradients

@@ -43,11 +43,11 @@ def test_bad_usage_is_one_line_on_stderr_and_status_2_and_debug_adds_the_traceba
 
 
 def untrained_teacher(folder) -> str:
-    "A teacher's state dict for the digits, given with --teacher: these runs need one to distil from, not a good one."
-    import torch
-    from lwm_nb.models import teacher
-    torch.save(teacher(10).state_dict(), folder / "teacher.pt")
-    return str(folder / "teacher.pt")
+    """A teacher's model file for the digits at 32 px, given with --teacher: these runs need one to distil from, not a
+    good one (a plain state dict would add a line to the log: it does not say its image size)."""
+    from lwm_nb.digits import DIGIT_NAMES
+    from lwm_nb.models import save_model, teacher
+    return str(save_model(teacher(10), folder / "teacher.pt", classes=list(DIGIT_NAMES), input_size=32))
 
 
 def test_a_loss_that_becomes_nan_fails_the_run_with_status_1_and_one_line(small_digits, tmp_path):
