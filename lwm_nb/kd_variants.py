@@ -22,7 +22,7 @@ def standardize(logits: torch.Tensor) -> torch.Tensor:
 
 def standardized_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor,
                     temperature: float) -> torch.Tensor:
-    "LSKD's soft term before its T²: Hinton's on z-scored logits, `KL(softmax(Z(teacher)/T) ‖ softmax(Z(student)/T))`."
+    "LSKD's soft term before its T²: Hinton's on z-scored rows, `KL(softmax(Z(teacher)/T) ‖ softmax(Z(student)/T))`."
     return softened_kl(standardize(student_logits), standardize(teacher_logits), targets, temperature)
 
 
@@ -61,7 +61,7 @@ def dkd_parts(student_logits: torch.Tensor, teacher_logits: torch.Tensor, target
 
 def decoupled_kl(student_logits: torch.Tensor, teacher_logits: torch.Tensor, targets: torch.Tensor,
                  temperature: float, beta: float = DKD_BETA) -> torch.Tensor:
-    "DKD's soft term before its T²: `TCKD + beta·NCKD` averaged over every row, transfer rows about the teacher's answer."
+    "DKD's soft term before its T²: `TCKD + beta·NCKD`, averaged over every row (transfer rows: the teacher's class)."
     tckd, nckd = dkd_parts(student_logits, teacher_logits, target_classes(teacher_logits, targets), temperature)
     return (tckd + beta * nckd).mean()
 
