@@ -106,6 +106,8 @@ def _data_section(report: dict) -> list[str]:
     teacher = ("the teacher given, trained elsewhere" if "teacher_given" in report else
                f"teacher {_ran(report, 'teacher', s['teacher_epochs'])} epochs ({s['teacher_lr_schedule']} LR, "
                f"at least {s['teacher_min_steps']} steps)")
+    # a KD loss other than Hinton's (`04b_kd_variants`) is said where the KD settings are
+    loss = {"lskd": "logit-standardised KD (lskd), ", "dkd": "decoupled KD (dkd), "}.get(s.get("kd_loss", "kd"), "")
     teacher_on_all = (", the teacher on all of them"
                       if d["students_train"] < d["train"] and "teacher_given" not in report else "")
     lines = [f"# lwm report — profile `{report['profile']}`", "",
@@ -114,7 +116,8 @@ def _data_section(report: dict) -> list[str]:
              f"{d['students_train']} of the training images{teacher_on_all}. {s['size']} px, batch {s['batch_size']}, "
              f"{teacher}, students {_ran(report, 'student', s['student_epochs'])} epochs "
              f"({s['student_lr_schedule']} LR, at least {s['min_steps']} steps), {s['retrain_epochs']} epochs of "
-             f"retraining after each pruning step, KD weight {s['alpha']}, constant T {s['constant_temperature']}, "
+             f"retraining after each pruning step, {loss}KD weight {s['alpha']}, "
+             f"constant T {s['constant_temperature']}, "
              f"falling T {s['start_temperature']} → {s['end_temperature']}. Every model is selected on validation "
              f"macro-F1 and scored on test; students: mean ± std over {n} seed(s).", ""]
     if "teacher_given" in report or s.get("student_arch", STUDENT_ARCH) != STUDENT_ARCH:
