@@ -16,8 +16,8 @@ line with the seconds since the command started, and prints
 - the run's length, and the same from the step lines (when each step finished).
 
 Images are coloured shapes with noise, one colour and shape a class: what the timing needs (decoding, resizing,
-224 px tensors) without a data set to download. The figures are this machine's; a run of the same profile on
-BIRDS-525's 84,635 training images takes about 84,635 / (classes × per-class) times as long in its training part.
+224 px tensors) without a data set to download. The figures are this machine's; the training part grows with the
+number of images and epochs (BIRDS-525 has 84,635 training images: a GPU's work), not measured here beyond this folder.
 """
 import argparse
 import json

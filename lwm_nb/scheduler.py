@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import logging, logging.handlers, math, multiprocessing, multiprocessing.connection, os, signal, sys, threading, time
-import warnings
+import statistics, warnings
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -330,7 +330,7 @@ def step_seconds(run: Run, role: str = "student", steps: int = 3) -> float:
             optimizer.zero_grad(); loss.backward(); optimizer.step()
             if run.device.type == "cuda": torch.cuda.synchronize(run.device)
             seconds.append(time.perf_counter() - began)
-    return sorted(seconds[1:])[len(seconds[1:]) // 2]
+    return statistics.median(seconds[1:])
 
 # %% ../nbs/machinery/19_scheduler.ipynb #38fbce69
 def run_jobs(run: Run, started: float | None = None):
@@ -338,11 +338,13 @@ def run_jobs(run: Run, started: float | None = None):
     they take (from steps measured here), then progress."""
     barrier()  # under torchrun every process sees the same finished steps, so all take the same jobs
     finished = lambda job: all(run.results.finished(s) for s in job.steps)
-    if all(finished(j) for j in jobs(run)): return
+    plan = jobs(run)
+    if all(finished(j) for j in plan): return
     unit = step_seconds(run)
     trains_teacher = run.teacher_file is None and not run.results.finished("teacher")
-    teacher_step = step_seconds(run, "teacher", steps=1) / unit if trains_teacher else TEACHER_STEP_COST
-    plan = jobs(run, teacher_step)
+    if trains_teacher:  # its cost against a student's step depends on the image size: measured, the plan re-costed
+        teacher_step = step_seconds(run, "teacher", steps=1) / unit
+        plan = jobs(run, teacher_step)
     todo = [j for j in plan if not finished(j)]
     parallel = min(parallel_steps(run), len(todo))
     progress = Progress(run, plan, started or time.perf_counter(), max(parallel, 1), unit_seconds=unit)
