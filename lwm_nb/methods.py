@@ -9,14 +9,19 @@ from dataclasses import dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['METHODS', 'SHIPPED', 'RUNTIMES', 'Method', 'pruned', 'sweep_result', 'Shipped', 'shipped_name', 'timing_name']
+__all__ = ['KD_LOSS_TITLES', 'METHODS', 'SHIPPED', 'RUNTIMES', 'Method', 'run_methods', 'pruned', 'sweep_result', 'Shipped',
+           'shipped_name', 'timing_name']
 
 # %% ../nbs/13_methods.ipynb #bc9a69ef
+# a profile's "kd_loss" as the methods' names say it
+KD_LOSS_TITLES = {"kd": "KD", "lskd": "LSKD", "dkd": "DKD"}
+
 @dataclass(frozen=True)
 class Method:
     "One method of the recipe."
     key: str                  # its key in report.json and in the run folder's results/
-    # its row in the tables: {constant}, {falling}, {retrain_50}, {retrain_60} and {teacher} are filled in by `title`
+    # its row in the tables: {kd}, {constant}, {falling}, {retrain_50}, {retrain_60} and {teacher} are filled in by
+    # `title`
     name: str
     # 'all' (every labelled training image), 'labelled' (the students' share), 'transfer' (that and the transfer set)
     trains_on: str
@@ -26,15 +31,19 @@ class Method:
     reference: tuple | None = None  # the recipe's (test macro-F1, parameters) on BIRDS-525
     pruned: tuple | None = None     # ('weights' or 'channels', total share pruned) for a pruned student
     source: str | None = None       # the method whose model it starts from
+    # a KD loss of its own (`04b_kd_variants`) instead of the run's: trained where the profile's kd_variants names it
+    kd_loss: str | None = None
 
     def title(self, settings: dict | None = None) -> str:
-        """The name, with a profile's temperatures and retraining epochs (`settings`) written in; without settings, in
-        general words."""
+        """The name, with a profile's KD loss, temperatures and retraining epochs (`settings`) written in; without
+        settings, in general words."""
         if not settings:
-            words = {"constant": "constant T", "falling": "falling T", "retrain_50": "as long as the 50 %-pruned ones",
-                     "retrain_60": "as long as the 60 %-pruned ones", "teacher": "RegNetX-1.6GF"}
+            words = {"kd": "KD", "constant": "constant T", "falling": "falling T",
+                     "retrain_50": "as long as the 50 %-pruned ones", "retrain_60": "as long as the 60 %-pruned ones",
+                     "teacher": "RegNetX-1.6GF"}
         else:
             words = {
+                "kd": KD_LOSS_TITLES[settings.get("kd_loss", "kd")],
                 "constant": f"constant T = {settings['constant_temperature']:g}",
                 "falling": f"T {settings['start_temperature']:g} → {settings['end_temperature']:g}",
                 "retrain_50": f"{settings['retrain_epochs']} epochs",
@@ -71,26 +80,29 @@ METHODS = {
     for m in [
         Method("teacher", "teacher ({teacher})", "all", "teacher", "teacher", reference=(0.993, 8_756_461)),
         Method("student", "student alone", "labelled", "student/seed{seed}", reference=(0.916, 189_677)),
-        Method("kd_labelled", "KD, {falling}, labelled images only", "labelled", "kd_labelled/seed{seed}"),
-        Method("kd", "KD, {constant}", "transfer", "kd/seed{seed}", reference=(0.969, 189_677)),
+        Method("kd_labelled", "{kd}, {falling}, labelled images only", "labelled", "kd_labelled/seed{seed}"),
+        Method("kd", "{kd}, {constant}", "transfer", "kd/seed{seed}", reference=(0.969, 189_677)),
         Method(
             "kd_decreasing_t",
-            "KD, {falling}",
+            "{kd}, {falling}",
             "transfer",
             "kd_decreasing_t/seed{seed}",
             "distilled student",
             reference=(0.972, 189_677),
         ),
+        # trained as kd_decreasing_t (the same steps, transfer set and seeds), each with its own loss
+        Method("lskd", "LSKD, {falling}", "transfer", "lskd/seed{seed}", "LSKD student", kd_loss="lskd"),
+        Method("dkd", "DKD, {falling}", "transfer", "dkd/seed{seed}", "DKD student", kd_loss="dkd"),
         Method(
             "kd_retrained_50",
-            "KD, {falling}, retrained {retrain_50}, not pruned",
+            "{kd}, {falling}, retrained {retrain_50}, not pruned",
             "transfer",
             "kd_retrained/seed{seed}/stage1",
             source="kd_decreasing_t",
         ),
         Method(
             "kd_retrained",
-            "KD, {falling}, retrained {retrain_60}, not pruned",
+            "{kd}, {falling}, retrained {retrain_60}, not pruned",
             "transfer",
             "kd_retrained/seed{seed}/stage2",
             source="kd_decreasing_t",
@@ -101,6 +113,12 @@ METHODS = {
         _pruned("channels", 60),
     ]
 }
+
+
+def run_methods(kd_variants: tuple = ()) -> list[str]:
+    """The keys of the methods a run trains, in the report's order: the recipe's, and the KD variants its profile
+    names (`kd_variants`: 'lskd', 'dkd')."""
+    return [k for k, m in METHODS.items() if m.kd_loss is None or m.kd_loss in kd_variants]
 
 
 def pruned(what: str) -> list[Method]:

@@ -29,7 +29,7 @@ __all__ = ['log', 'collect', 'assemble_report', 'finish_report', 'run_pipeline',
 def collect(run: Run) -> tuple[dict, dict]:
     "The stored records of every finished run: `({method: [record per seed]}, {conv5: record})`."
     p = run.profile
-    results = {key: run.results.records(key) for key in METHODS if key not in run.skipped}
+    results = {key: run.results.records(key) for key in run.methods}
     sweep = {
         w: run.results.read(METHODS["kd_decreasing_t"].result(0) if w == p.conv5 else sweep_result(w))
         for w in p.sweep

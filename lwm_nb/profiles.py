@@ -62,6 +62,9 @@ class Profile:
     transfer: bool = False
     transfer_batch: int | None = None  # transfer images added to each KD step; None: batch_size
     kd_loss: str = "kd"             # every KD step's loss: 'kd' (Hinton's), 'lskd' or 'dkd' (`04b_kd_variants`)
+    # other KD losses, each trained as a method of its own ('lskd', 'dkd' in `13_methods`) exactly as KD with falling T,
+    # and compared with it; with kd_loss 'kd' only
+    kd_variants: tuple = ()
 
 # %% ../nbs/machinery/15_profiles.ipynb #c850c291
 PROFILES = {
@@ -74,6 +77,10 @@ PROFILES = {
                       teacher_lr_schedule="step", students_per_class=None, weights="imagenet", seeds=1,
                       retrain_lr=(1e-3, 1e-2), workers=min(8, os.cpu_count() or 1)),
 }
+# quick's students with two more KD losses beside falling T, on five seeds for the paired verdicts (`05_temperature`);
+# one conv5 width and nothing shipped, as these do not depend on the loss
+PROFILES["compare_losses"] = replace(PROFILES["quick"], name="compare_losses", seeds=5, kd_variants=("lskd", "dkd"),
+                                     sweep=(64,), deploy=False)
 
 # %% ../nbs/machinery/15_profiles.ipynb #b6b38035
 def profile_fields(fields: dict) -> dict:
@@ -87,7 +94,7 @@ def load_profile(profile) -> Profile:
     path = Path(str(profile)).expanduser()
     if path.suffix != ".json" or not path.is_file():
         raise ValueError(
-            f"unknown profile {profile!r}: use {' or '.join(sorted(PROFILES))}, or a .json file of settings."
+            f"unknown profile {profile!r}: use {', '.join(PROFILES)}, or a .json file of settings."
         )
     try:
         fields = json.loads(path.read_text())
@@ -142,7 +149,15 @@ SETTING_RANGES = {
     "transfer": (lambda v: isinstance(v, bool), "true or false"),
     "weights": (lambda v: v in (None, "imagenet"), '"imagenet" (torchvision\'s, fetched once) or null (random)'),
     "kd_loss": (lambda v: v in KD_LOSSES, " or ".join(f'"{name}"' for name in KD_LOSSES)),
+    "kd_variants": (lambda v: isinstance(v, tuple) and len(set(v)) == len(v) and all(x in KD_LOSSES and x != "kd"
+                                                                                        for x in v),
+                    "a list of other KD losses than Hinton's, each once: " + ", ".join(
+                        f'"{name}"' for name in KD_LOSSES if name != "kd")),
 }
+
+def _named(profile: Profile) -> str:
+    "' (profile NAME)' for a profile read from a file: where a setting came from."
+    return f" (profile {profile.name})" if profile.name not in PROFILES else ""
 
 def check_settings(profile: Profile) -> Profile:
     """`profile`, once every setting with a range is in it; else a one-line error naming the setting, its value and what
@@ -151,8 +166,11 @@ def check_settings(profile: Profile) -> Profile:
         value = getattr(profile, name)
         if not ok(value):
             shown = list(value) if isinstance(value, tuple) else value
-            raise ValueError(f"{name} must be {allowed}, got {json.dumps(shown)}"
-                             f"{f' (profile {profile.name})' if profile.name not in PROFILES else ''}.")
+            raise ValueError(f"{name} must be {allowed}, got {json.dumps(shown)}{_named(profile)}.")
+    if profile.kd_variants and profile.kd_loss != "kd":  # their verdicts are against KD with Hinton's loss
+        raise ValueError(f"kd_variants compares other KD losses with Hinton's, but kd_loss is {profile.kd_loss!r}: "
+                         f"leave kd_loss at \"kd\" to compare, or kd_variants empty to train with {profile.kd_loss!r} "
+                         f"alone{_named(profile)}.")
     return profile
 
 # %% ../nbs/machinery/15_profiles.ipynb #5f659cab

@@ -74,6 +74,11 @@ EFFECTS = [("teacher above distilled student", "teacher", "kd_decreasing_t", "a 
            ("KD with the transfer set above KD on the labelled images only", "kd_decreasing_t", "kd_labelled", "a > b"),
            ("constant-T KD above student alone", "kd", "student", "a > b"),
            ("falling T above constant T", "kd_decreasing_t", "kd", "a > b"),
+           # the other KD losses, where the profile asks for them (`kd_variants`), trained as falling T is
+           ("LSKD above KD (falling T)", "lskd", "kd_decreasing_t", "a > b"),
+           ("DKD above KD (falling T)", "dkd", "kd_decreasing_t", "a > b"),
+           ("LSKD above student alone", "lskd", "student", "a > b"),
+           ("DKD above student alone", "dkd", "student", "a > b"),
            ("more KD epochs (no pruning) above KD", "kd_retrained", "kd_decreasing_t", "a > b"),
            ("pruned 50 % within 1 point of KD trained as long", "pruned_50", "kd_retrained_50", "a >= b - 0.01"),
            ("pruned 60 % within 1 point of KD trained as long", "pruned_60", "kd_retrained", "a >= b - 0.01"),

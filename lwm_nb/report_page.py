@@ -20,8 +20,8 @@ from .report import (PLATEAU_RISE, effects_table, gap_closed, methods_table, plo
 from .timing import measured_on, plot_deployment, plot_speed_and_size
 
 # %% auto #0
-__all__ = ['SPEED_COLUMNS', 'METHOD_COLUMNS', 'VERDICT_RULE', 'speed_markdown', 'deploy_speed_table', 'deploy_markdown',
-           'recipe_gap_closed', 'render_markdown', 'write_report', 'readme_table']
+__all__ = ['SPEED_COLUMNS', 'LOSS_WORDS', 'METHOD_COLUMNS', 'VERDICT_RULE', 'speed_markdown', 'deploy_speed_table',
+           'deploy_markdown', 'recipe_gap_closed', 'render_markdown', 'write_report', 'readme_table']
 
 # %% ../nbs/14b_report_page.ipynb #67a325f4
 SPEED_COLUMNS = ["params", "mult_adds_M", "file_MB", "cpu_latency_ms", "cpu_img_per_s", "cpu_speedup",
@@ -100,6 +100,9 @@ def _ran(report: dict, key: str, planned: int) -> int:
     "The epochs method `key` really took (a profile's are raised to reach its least steps)."
     return (report["methods"].get(key, {}).get("plateau") or {}).get("epochs") or planned
 
+# the KD losses other than Hinton's (`04b_kd_variants`), as the report names them
+LOSS_WORDS = {"lskd": "logit-standardised KD (lskd)", "dkd": "decoupled KD (dkd)"}
+
 def _data_section(report: dict) -> list[str]:
     "The report's title, its data and settings, and what the students trained on."
     d, s, n = report["data"], report["settings"], report["seeds"]
@@ -107,7 +110,7 @@ def _data_section(report: dict) -> list[str]:
                f"teacher {_ran(report, 'teacher', s['teacher_epochs'])} epochs ({s['teacher_lr_schedule']} LR, "
                f"at least {s['teacher_min_steps']} steps)")
     # a KD loss other than Hinton's (`04b_kd_variants`) is said where the KD settings are
-    loss = {"lskd": "logit-standardised KD (lskd), ", "dkd": "decoupled KD (dkd), "}.get(s.get("kd_loss", "kd"), "")
+    loss = f"{LOSS_WORDS[s['kd_loss']]}, " if s.get("kd_loss", "kd") != "kd" else ""
     teacher_on_all = (", the teacher on all of them"
                       if d["students_train"] < d["train"] and "teacher_given" not in report else "")
     lines = [f"# lwm report — profile `{report['profile']}`", "",
@@ -133,6 +136,10 @@ def _data_section(report: dict) -> list[str]:
                       f"the KD term alone on them. Every student takes the same {d['student_steps']:,} optimizer "
                       "steps, with or without a teacher or a transfer set; the 'trained on' column says what each "
                       "row saw.", ""]
+    if s.get("kd_variants"):
+        lines += [f"Beside KD with falling T, {' and '.join(LOSS_WORDS[k] for k in s['kd_variants'])} train exactly as "
+                  "it does — the same steps, transfer set, seeds and temperatures — each with its own loss "
+                  "(`04b_kd_variants`), and are judged against it.", ""]
     return lines
 
 # %% ../nbs/14b_report_page.ipynb #cf6f81f7

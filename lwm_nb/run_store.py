@@ -15,7 +15,7 @@ from .data import (UNLABELLED, load_splits, make_loaders, per_class_rest, per_cl
 from .image_folders import decode_once
 from .distributed import distributed, init_distributed
 from .files import write_json
-from .methods import METHODS, pruned
+from .methods import METHODS, pruned, run_methods
 from .models import STUDENT_ARCH, arch_name, check_arch, check_input_size, read_teacher
 from .pretrained import imagenet_checkpoint
 from .profiles import Profile, check_settings, epochs_for, load_profile, lr_schedule
@@ -169,6 +169,7 @@ class Run:
             self.profile = replace(self.profile, teacher_arch=check_input_size(arch_name(given), self.profile.size,
                                                                                "teacher"))
         self.skipped = skipped_steps(self.profile)
+        self.methods = [k for k in run_methods(self.profile.kd_variants) if k not in self.skipped]  # what it trains
         settings = _settings_of(self.profile, self.data_root, self.unlabelled, self.teacher_file)
         self.settings = _claim_folder(self.out, settings, writes=self.rank == 0)
         self.n_classes = len(self.splits.classes)
@@ -219,4 +220,4 @@ def trained_on(run: Run) -> dict[str, str]:
     words = {"all": f"{len(run.splits.train):,} labelled images", "labelled": alone,
              "transfer": alone if transfer is None else f"{labelled:,} labelled + {len(transfer):,} unlabelled images"}
     given = {"teacher": f"trained elsewhere ({run.teacher_file.name})"} if run.teacher_file is not None else {}
-    return {key: words[m.trains_on] for key, m in METHODS.items() if key not in run.skipped} | given
+    return {key: words[METHODS[key].trains_on] for key in run.methods} | given

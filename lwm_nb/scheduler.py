@@ -46,15 +46,24 @@ def _distil(run: Run, seed: int):
     student_step(run, METHODS["kd_decreasing_t"].result(seed), seed, falling)
     student_step(run, METHODS["kd_labelled"].result(seed), seed, falling, transfer=False)
 
+def _variants(run: Run, seed: int):
+    """The seed's students of other KD losses (`kd_variants`), each trained as KD with falling T is, from the teacher's
+    answers that the seed's KD runs left in the run folder."""
+    p = run.profile
+    for key in (k for k in run.methods if METHODS[k].kd_loss):
+        student_step(run, METHODS[key].result(seed), seed, linear(p.start_temperature, p.end_temperature),
+                     kd_loss=METHODS[key].kd_loss)
+
 def _width(run: Run, conv5: int):
     p = run.profile
     student_step(run, sweep_result(conv5), 0, linear(p.start_temperature, p.end_temperature), conv5=conv5)
 
-JOB_KINDS = {"teacher": lambda run, _: teacher_step(run), "student": lambda run,
-             seed: student_step(run, METHODS["student"].result(seed), seed), "distil": _distil, "prune": lambda run,
-             seed: pruning_steps(run, seed, "weights"), "channels": lambda run,
-             seed: pruning_steps(run, seed, "channels"), "control": control_step, "deploy": deploy_step,
-             "width": _width}
+JOB_KINDS = {"teacher": lambda run, _: teacher_step(run),
+             "student": lambda run, seed: student_step(run, METHODS["student"].result(seed), seed),
+             "distil": _distil, "variants": _variants,
+             "prune": lambda run, seed: pruning_steps(run, seed, "weights"),
+             "channels": lambda run, seed: pruning_steps(run, seed, "channels"),
+             "control": control_step, "deploy": deploy_step, "width": _width}
 
 
 def run_job(run: Run, kind: str, arg: int | None = None):
@@ -83,13 +92,17 @@ def _costs(run: Run, teacher_step: float = TEACHER_STEP_COST) -> dict[str, float
     teacher_steps = len(run.full.train) * epochs_for(p.teacher_epochs, p.teacher_min_steps, len(run.full.train))
     return {"teacher": teacher_step * teacher_steps if run.teacher_file is None else 1,  # a given one is only scored
             "distil": (kd_first + kd_cached + kd_labelled) * steps, "width": kd_cached * steps,
-            "wide": kd_cached * steps * 1.5, "retrain": 2 * kd_cached * retrain, "deploy": 250, "student": steps}
+            "wide": kd_cached * steps * 1.5, "variant": kd_cached * steps, "retrain": 2 * kd_cached * retrain,
+            "deploy": 250, "student": steps}
 
 def _seed_jobs(run: Run, seed: int, cost: dict[str, float]) -> list[Job]:
-    "What builds on seed `seed`'s distilled student: its pruning, its control, and its shipping."
+    """What builds on seed `seed`'s distilled student: the students of other KD losses (after it: they read the
+    teacher's answers it left), its pruning, its control, and its shipping."""
     distilled = (METHODS["kd_decreasing_t"].result(seed),)
+    variants = tuple(METHODS[k].result(seed) for k in run.methods if METHODS[k].kd_loss)
     prunes = [what for what in ("weights", "channels") if not any(m.key in run.skipped for m in pruned(what))]
-    out = [Job({"weights": "prune", "channels": "channels"}[what], seed, tuple(m.result(seed) for m in pruned(what)),
+    out = [Job("variants", seed, variants, cost["variant"] * len(variants), distilled)] if variants else []
+    out += [Job({"weights": "prune", "channels": "channels"}[what], seed, tuple(m.result(seed) for m in pruned(what)),
                cost["retrain"], distilled) for what in prunes]
     out.append(Job("control", seed, (METHODS["kd_retrained_50"].result(seed), METHODS["kd_retrained"].result(seed)),
                    cost["retrain"], distilled))

@@ -167,11 +167,12 @@ def student_step(run: Run, name: str, # the step's result name ('kd/seed0', 'con
                  seed: int, temperature=None, # None: the student alone; else KD at this schedule
                  conv5: int | None = None, # None: the profile's
                  transfer: bool = True, # with KD: distil on the transfer set too, where there is one
+                 kd_loss: str | None = None, # with KD: a key of `KD_LOSSES`; None: the profile's
                 ) -> dict:
     "Train one student for `seed` into the run folder's `name`; returns its test record."
     stored = run.results.read(name)
     if stored is not None: return stored
-    p = run.profile
+    p, kd_loss = run.profile, kd_loss or run.profile.kd_loss
     conv5 = (conv5 or p.conv5) if p.student_arch == STUDENT_ARCH else None  # other architectures have no conv5
     loaders = student_loaders(run, seed, transfer=transfer and temperature is not None)
     epochs = epochs_for(p.student_epochs, p.min_steps, len(loaders.train))
@@ -179,11 +180,11 @@ def student_step(run: Run, name: str, # the step's result name ('kd/seed0', 'con
     log.info(
         f"{name}: student {f'conv5={conv5}' if conv5 else p.student_arch}, {epochs} epochs × {len(loaders.train)} "
         f"steps on {len(loaders.train.dataset):,} labelled{extra} images"
-        + (f", {p.kd_loss.upper()} with {temperature!r}" if temperature is not None else ", no teacher")
+        + (f", {kd_loss.upper()} with {temperature!r}" if temperature is not None else ", no teacher")
     )
     torch.manual_seed(seed)
     model = student(run.n_classes, conv5=conv5, weights=p.weights, verbose=False, arch=p.student_arch)
-    kd = (dict(teacher=kd_teacher(run, seed), alpha=p.alpha, temperature=temperature, kd_loss=KD_LOSSES[p.kd_loss])
+    kd = (dict(teacher=kd_teacher(run, seed), alpha=p.alpha, temperature=temperature, kd_loss=KD_LOSSES[kd_loss])
           if temperature is not None else {})
     result = fit_step(run, model, loaders, epochs, run.out / name, seed,
                       lr_schedule=lr_schedule(p.student_lr_schedule, p.student_lr), **kd)

@@ -46,6 +46,9 @@ def run_value(key: str) -> float:
 # numbers measured or stated outside the notebook and the committed run, each with its source
 ELSEWHERE = {
     "12_export.ipynb": {"50 %": "the pipeline's pruning shares: METHODS['pruned_50'] in 13_methods"},
+    "14a_pruning_report.ipynb": {"6.04 ms": "runs/quick as committed at 513280b: the 60 %-pruned ONNX fp32 file at batch 1",
+                                 "1.25 ms": "the same run: the dense ONNX fp32 file"},
+    "11_prune.ipynb": {"0.21×": "runs/quick as committed at 513280b: the 60 %-pruned ONNX fp32 file's latency speed-up over the dense one"},
     "06a_timing.ipynb": {"1.1×": "FASTER, set in a cell of the notebook"},
     "index.ipynb": {
         "+0.077": "benchmarks/cpu_paths.py: the committed settings on PyTorch's portable (default) kernels (docs/results.md)",
@@ -54,7 +57,8 @@ ELSEWHERE = {
         "15 epochs": "the recipe's teacher (its table)", "2 epochs": "the recipe's teacher LR step (its table)", "30 epochs": "the recipe's student (its table)",
         "50 %": "the recipe's first pruning step", "60 %": "the recipe's second pruning step",
     },
-    "05_temperature.ipynb": {"1,323 steps": "BIRDS-525's 84,635 training images in batches of 64, the recipe's"},
+    "05_temperature.ipynb": {"1,323 steps": "BIRDS-525's 84,635 training images in batches of 64, the recipe's",
+                             "240 epochs": "DKD's CIFAR-100 schedule in mdistiller (Zhao et al.'s code): CFG.DKD.WARMUP = 20 of SOLVER.EPOCHS = 240"},
     "10_train.ipynb": {
         "0.067": "a 59-image folder, validated on BatchNorm's running averages (tests/test_small_folder.py's case)",
         "0.653": "the same folder, statistics re-estimated",
